@@ -1,0 +1,67 @@
+"""Training wrapper: the LightningModule around GateLSTM."""
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from model.network import GateLSTM, NetworkConfig
+
+
+class Forecaster(L.LightningModule):
+    """Trains GateLSTM on (window, next `horizon` values) pairs, with the loss in scaled units.
+
+    The loss is taken after each window's own scaling, so a global model over series of very
+    different sizes weighs every series alike.
+    """
+
+    def __init__(
+        self,
+        network: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        global_loc: float = 0.0,
+        global_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = GateLSTM(NetworkConfig(**(network or {})))
+        self.net.set_global_stats(global_loc, global_scale)
+
+    def forward(self, x: Tensor, horizon: int = 1) -> Tensor:
+        """Raw forecast for raw windows: (B, T) -> (B, horizon)."""
+        return self.net(x, horizon)[0]
+
+    def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        """Scaled MSE of the recursive forecast over the target's horizon, logged per stage."""
+        x, y = batch  # (B, T), (B, horizon)
+        loc, scale = self.net.stats(x)  # (B, 1)
+        h0, c0 = self.net.initial_state(x.size(0), None, None, x)
+        pred, _, _ = self.net.forward_scaled((x - loc) / scale, y.size(1), h0, c0)  # (B, horizon)
+        loss = F.mse_loss(pred, (y - loc) / scale)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            prog_bar=True,
+            on_step=False,
+            on_epoch=True,
+            batch_size=x.size(0),
+            sync_dist=stage != "train",
+        )
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step."""
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Validation loss, the early-stopping signal."""
+        self._common_step(batch, "val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam, as in the article."""
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )

@@ -1,0 +1,254 @@
+"""The gatecast network: a fused-LSTM forecaster whose gates can be read out at full speed."""
+
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+import torch
+from torch import Tensor, nn
+
+from model.scan import linear_scan
+
+NORMALIZATIONS = ("none", "global", "window")
+
+# Order of the quantities in the internals tensor's third dimension.
+QUANTITIES = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state", "hidden_state")
+
+
+@dataclass
+class NetworkConfig:
+    """Shape and scaling of the forecaster."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.0
+    head: bool = True  # False: the forecast is the top layer's hidden state (hidden_size 1)
+    normalization: str = "window"  # none | global | window
+    scale_floor: float = 1e-6  # absolute floor on the scale, so flat windows do not divide by 0
+    scale_floor_rel: float = 1e-4  # plus this fraction of |mean|, so float noise is not amplified
+
+    def __post_init__(self) -> None:
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise ValueError("hidden_size and num_layers must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}")
+        if not self.head and self.hidden_size != 1:
+            raise ValueError("a model without a head needs hidden_size 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form for checkpoints and hyperparameters."""
+        return asdict(self)
+
+
+def activate(pre: Tensor, dst: Tensor) -> None:
+    """Write the four activated gates of pre (N, 4, ...) into dst[:, :4] (N, 6, ...).
+
+    The candidate's tanh is taken as 2 * sigmoid(2x) - 1: the same function to within a
+    few float32 ulps, and vectorized sigmoid costs a fraction of tanh on the CPU.
+    """
+    pre[:, 2].mul_(2.0)
+    torch.sigmoid(pre, out=dst[:, :4])
+    dst[:, 2].mul_(2.0).sub_(1.0)
+
+
+class GateLSTM(nn.Module):
+    """Univariate next-value forecaster: scaling, fused nn.LSTM, linear head.
+
+    Three entry points, all on raw values of shape (B, T):
+    `forward` (forecast and final state), `internals` (the same plus every gate and state
+    of every layer and step) and `scale` (the per-sequence scale, for prediction intervals).
+    """
+
+    global_loc: Tensor
+    global_scale: Tensor
+    norm_mode: Final[int]
+    has_head: Final[bool]
+    hidden_size: Final[int]
+    num_layers: Final[int]
+    floor_abs: Final[float]
+    floor_rel: Final[float]
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.norm_mode = NORMALIZATIONS.index(config.normalization)
+        self.has_head = config.head
+        self.hidden_size = config.hidden_size
+        self.num_layers = config.num_layers
+        self.floor_abs = config.scale_floor
+        self.floor_rel = config.scale_floor_rel
+        self.lstm = nn.LSTM(
+            input_size=1,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.head = nn.Linear(config.hidden_size, 1) if config.head else nn.Identity()
+        # Training statistics for "global" scaling; set by set_global_stats before training.
+        self.register_buffer("global_loc", torch.zeros(()))
+        self.register_buffer("global_scale", torch.ones(()))
+
+    def set_global_stats(self, loc: float, scale: float) -> None:
+        """Record the training data's mean and spread for "global" scaling."""
+        self.global_loc.fill_(loc)
+        self.global_scale.fill_(max(scale, self.floor_abs + self.floor_rel * abs(loc)))
+
+    # -- scaling ---------------------------------------------------------------------------
+
+    def stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Location and scale of each raw sequence: (B, T) -> (B, 1), (B, 1)."""
+        b = x.size(0)
+        if self.norm_mode == 2:
+            loc = x.mean(dim=1, keepdim=True)  # (B, 1)
+            spread = (x - loc).square().mean(dim=1, keepdim=True).sqrt()  # (B, 1)
+            return loc, torch.maximum(spread, self.floor_abs + self.floor_rel * loc.abs())
+        if self.norm_mode == 1:
+            return self.global_loc.expand(b, 1), self.global_scale.expand(b, 1)
+        return torch.zeros(b, 1, dtype=x.dtype), torch.ones(b, 1, dtype=x.dtype)
+
+    @torch.jit.export
+    def scale(self, x: Tensor) -> Tensor:
+        """Per-sequence scale that maps scaled residuals back to raw units: (B, T) -> (B,)."""
+        return self.stats(x)[1].squeeze(1)
+
+    # -- plain path --------------------------------------------------------------------------
+
+    def initial_state(
+        self, batch: int, h0: Tensor | None, c0: Tensor | None, like: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Given or zero (h0, c0), each (L, B, H)."""
+        shape = [self.num_layers, batch, self.hidden_size]
+        h = torch.zeros(shape, dtype=like.dtype) if h0 is None else h0
+        c = torch.zeros(shape, dtype=like.dtype) if c0 is None else c0
+        if list(h.shape) != shape or list(c.shape) != shape:
+            raise ValueError(f"initial state must have shape {shape}")
+        return h, c
+
+    def predict(self, top: Tensor) -> Tensor:
+        """Scaled next value from the top layer's hidden state: (B, H) -> (B, 1)."""
+        return self.head(top) if self.has_head else top
+
+    def forward_scaled(
+        self, z: Tensor, horizon: int, h0: Tensor, c0: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Recursive forecast on scaled inputs z (B, T) -> (B, horizon), hT, cT (L, B, H)."""
+        out, (h, c) = self.lstm(z.unsqueeze(-1), (h0, c0))  # out (B, T, H)
+        h_obs, c_obs = h, c  # the state after the observed inputs is the one we hand back
+        step = self.predict(out[:, -1])  # (B, 1)
+        preds = [step]
+        for _ in range(horizon - 1):
+            out, (h, c) = self.lstm(step.unsqueeze(-1), (h, c))  # (B, 1, H)
+            step = self.predict(out[:, -1])
+            preds.append(step)
+        return torch.cat(preds, dim=1), h_obs, c_obs  # (B, horizon)
+
+    def forward(
+        self, x: Tensor, horizon: int = 1, h0: Tensor | None = None, c0: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Forecast `horizon` raw values for raw x (B, T); also the state after x (L, B, H)."""
+        if horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        loc, scale = self.stats(x)  # (B, 1)
+        h, c = self.initial_state(x.size(0), h0, c0, x)
+        pred, h_t, c_t = self.forward_scaled((x - loc) / scale, horizon, h, c)
+        return pred * scale + loc, h_t, c_t
+
+    # -- internals path ----------------------------------------------------------------------
+
+    def weights(self) -> list[Tensor]:
+        """nn.LSTM's flat parameter list: per layer W_ih (4H, I), W_hh (4H, H), b_ih, b_hh."""
+        flat: list[Tensor] = self.lstm._flat_weights  # type: ignore[assignment]
+        return flat
+
+    def preactivations(self, inp: Tensor, h_prev: Tensor, layer: int) -> Tensor:
+        """Gate pre-activations in PyTorch's row order (input, forget, cell, output).
+
+        inp (N, I), h_prev (N, H) -> (N, 4H), from the layer's fused weights.
+        """
+        flat = self.weights()
+        w_ih, w_hh = flat[4 * layer], flat[4 * layer + 1]  # (4H, I), (4H, H)
+        bias = flat[4 * layer + 2] + flat[4 * layer + 3]  # (4H,)
+        return torch.addmm(torch.addmm(bias, inp, w_ih.t()), h_prev, w_hh.t())
+
+    @torch.jit.export
+    def internals(
+        self, x: Tensor, horizon: int = 1, h0: Tensor | None = None, c0: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Forecast plus every gate and state of every layer and step.
+
+        x (B, T) raw -> forecast (B, horizon) raw, internals (B, L, 6, T + horizon - 1, H)
+        in QUANTITIES order, and the state after x, hT and cT (L, B, H).
+        Hidden states come from the fused kernel one layer at a time; the four gates of all
+        steps are then one batched product, and the cell states one log-depth scan of
+        c_t = f_t * c_(t-1) + i_t * g_t, so no Python-level step loop runs over the input.
+        """
+        with torch.no_grad():  # a read-out, never trained through; out= needs no autograd
+            return self._internals(x, horizon, h0, c0)
+
+    def _internals(
+        self, x: Tensor, horizon: int, h0: Tensor | None, c0: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Body of internals, run without autograd."""
+        if horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        b, t = x.size(0), x.size(1)
+        hs, n_layers = self.hidden_size, self.num_layers
+        loc, scale = self.stats(x)  # (B, 1)
+        h0_, c0_ = self.initial_state(b, h0, c0, x)
+        inp = ((x - loc) / scale).unsqueeze(-1)  # (B, T, 1)
+        # Every quantity is written straight into its place in the result (out=), because
+        # gathering strided gate slices afterwards costs more than the gates themselves.
+        result = torch.empty(b, n_layers, 6, t + horizon - 1, hs, dtype=x.dtype)
+        seen = result.narrow(3, 0, t)  # (B, L, 6, T, H)
+        flat = self.weights()
+        h_last: list[Tensor] = []
+        c_last: list[Tensor] = []
+        for layer in range(n_layers):
+            params = flat[4 * layer : 4 * layer + 4]
+            state = (h0_[layer : layer + 1], c0_[layer : layer + 1])  # (1, B, H)
+            out, h_n, c_n = torch.lstm(inp, state, params, True, 1, 0.0, False, False, True)
+            h_prev = torch.cat([state[0].transpose(0, 1), out[:, :-1]], dim=1)  # (B, T, H)
+            pre = self.preactivations(inp.reshape(b * t, -1), h_prev.reshape(b * t, hs), layer)
+            pre = pre.view(b, t, 4, hs).transpose(1, 2)  # (B, 4, T, H)
+            dst = seen[:, layer]  # (B, 6, T, H)
+            activate(pre, dst)
+            dst[:, 5].copy_(out)
+            h_last.append(h_n)
+            c_last.append(c_n)
+            inp = out
+        # Fold the initial cell state into the first step, then scan all layers at once.
+        written = seen[:, :, 0] * seen[:, :, 2]  # (B, L, T, H)
+        written[:, :, 0].addcmul_(seen[:, :, 1, 0], c0_.transpose(0, 1))
+        seen[:, :, 4].copy_(linear_scan(seen[:, :, 1], written, dim=2))
+        h_t, c_t = torch.cat(h_last), torch.cat(c_last)  # (L, B, H)
+        step = self.predict(inp[:, -1])  # (B, 1)
+        preds = [step]
+        if horizon > 1:
+            self._generate(step, h_t, c_t, result.narrow(3, t, horizon - 1), preds)
+        return torch.cat(preds, dim=1) * scale + loc, result, h_t, c_t
+
+    def _generate(
+        self, step: Tensor, h: Tensor, c: Tensor, dst: Tensor, preds: list[Tensor]
+    ) -> None:
+        """Feed predictions back one step at a time, writing internals into dst.
+
+        step (B, 1) scaled, h and c (L, B, H), dst (B, L, 6, S, H) for S generated steps;
+        each new scaled prediction is appended to preds.
+        """
+        hs = self.hidden_size
+        h_list = list(h.unbind(0))
+        c_list = list(c.unbind(0))
+        for s in range(dst.size(3)):
+            inp = step  # (B, I)
+            for layer in range(self.num_layers):
+                q = dst[:, layer, :, s]  # (B, 6, H)
+                pre = self.preactivations(inp, h_list[layer], layer).view(-1, 4, hs)  # (B, 4, H)
+                activate(pre, q)
+                torch.addcmul(q[:, 0] * q[:, 2], q[:, 1], c_list[layer], out=q[:, 4])
+                torch.mul(q[:, 3], q[:, 4].tanh(), out=q[:, 5])
+                h_list[layer], c_list[layer] = q[:, 5], q[:, 4]
+                inp = q[:, 5]
+            step = self.predict(inp)
+            preds.append(step)

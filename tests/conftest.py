@@ -1,0 +1,68 @@
+"""Shared pytest fixtures."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[[str, str | bytes], str]:
+    """Write a small CSV (text or raw bytes) under tmp_path and return its path as a string."""
+
+    def write(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+        return str(path)
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def sine_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 200-point monthly series with trend and a yearly cycle."""
+    import math
+
+    path = tmp_path_factory.mktemp("data") / "sine.csv"
+    lines = ["month,value"]
+    for k in range(200):
+        year, month = 1990 + k // 12, k % 12 + 1
+        value = 100 + 0.5 * k + 10 * math.sin(2 * math.pi * k / 12)
+        lines.append(f"{year}-{month:02d}-01,{value:.4f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
+    """A model folder made once per session: a tiny trained model 'tiny' and 'article-cell'."""
+    from scripts import article_cell, train
+
+    root = tmp_path_factory.mktemp("models")
+    train.run(
+        [
+            "--data",
+            str(sine_csv),
+            "--name",
+            "tiny",
+            "--model-dir",
+            str(root),
+            "--window",
+            "12",
+            "--hidden",
+            "8",
+            "--layers",
+            "2",
+            "--epochs",
+            "3",
+            "--horizon",
+            "2",
+            "--quiet",
+        ]
+    )
+    assert article_cell.main(["--model-dir", str(root)]) == 0
+    return root

@@ -1,0 +1,70 @@
+"""The backtest command: report, plot, errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.export import list_checkpoints, load
+from scripts import backtest
+
+
+def test_report_and_plot(
+    model_dir: Path, sine_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bt"
+    code = backtest.main(
+        ["--model", "tiny", "--model-dir", str(model_dir), "--data", str(sine_csv),
+         "--tail", "30", "--horizon", "6", "--out", str(out)]  # fmt: skip
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    one, multi = report["one_step"], report["multi_step"]
+    assert report["points"] == 200 and report["season"] == 12 and report["window"] == 12
+    assert one["origins"] == 30 and one["first_origin"] == 170 and len(one["forecast"]) == 30
+    # The one-step forecasts are the checkpoint's own forecasts on the trailing windows.
+    module, _ = load(list_checkpoints(model_dir)["tiny"][-1])
+    values = np.array(report["values"], dtype=np.float32)
+    x = torch.from_numpy(np.stack([values[t - 12 : t] for t in range(170, 200)]))
+    expected = module(x, 1)[0][:, 0].tolist()
+    assert one["forecast"] == pytest.approx(expected, abs=1e-4)
+    assert one["actual"] == pytest.approx(values[170:].tolist(), abs=1e-4)
+    assert all(lo <= f <= hi for lo, f, hi in zip(one["lower"], one["forecast"], one["upper"]))
+    assert set(one["metrics"]) == {"model", "naive", "seasonal_naive"}
+    # The seasonal naive of a series with an exact 12-month cycle plus trend errs by 12 * 0.5.
+    assert one["metrics"]["seasonal_naive"]["mae"] == pytest.approx(6.0, abs=1e-3)
+    assert multi["origin"] == 194 and len(multi["forecast"]) == 6 and len(multi["actual"]) == 6
+    assert multi["timestamps"][0].startswith("2006-03-01")
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_forecast_past_the_end(model_dir: Path, sine_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bt"
+    args = ["--model", "tiny", "--model-dir", str(model_dir), "--data", str(sine_csv)]
+    assert backtest.main([*args, "--origin", "200", "--horizon", "3", "--out", str(out)]) == 0
+    multi = json.loads((out / "report.json").read_text())["multi_step"]
+    assert multi["actual"] == [] and "metrics" not in multi
+    assert multi["timestamps"] == ["2006-09-01T00:00:00", "2006-10-01T00:00:00",
+                                   "2006-11-01T00:00:00"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--origin", "5"], "--origin must lie in"),
+        (["--series", "nope"], "no series 'nope'"),
+        (["--model", "ghost"], "no model 'ghost'"),
+    ],
+)
+def test_bad_input(
+    model_dir: Path, sine_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    extra: list[str], message: str,
+) -> None:  # fmt: skip
+    args = ["--model", "tiny", "--model-dir", str(model_dir), "--data", str(sine_csv)]
+    assert backtest.main([*args, *extra, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,155 @@
+"""The network: internals equal the fused path and a plain step-by-step LSTM."""
+
+import pytest
+import torch
+from torch import Tensor
+
+from model.export import script
+from model.network import QUANTITIES, GateLSTM, NetworkConfig
+from model.scan import linear_scan
+
+
+def reference(net: GateLSTM, x: Tensor, horizon: int, h0: Tensor, c0: Tensor) -> Tensor:
+    """Every gate and state by the textbook equations, one step at a time: (B, L, 6, S, H)."""
+    w = [p.detach() for p in net.lstm._flat_weights]
+    loc, scale = net.stats(x)
+    z = (x - loc) / scale
+    h, c = list(h0.unbind(0)), list(c0.unbind(0))
+    steps, pred = [], None
+    for t in range(x.size(1) + horizon - 1):
+        inp = z[:, t : t + 1] if t < x.size(1) else pred
+        frame = []
+        for layer in range(net.num_layers):
+            wi, wh, bi, bh = w[4 * layer : 4 * layer + 4]
+            pre = inp @ wi.T + h[layer] @ wh.T + bi + bh
+            i, f, g, o = pre.chunk(4, dim=1)
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            c[layer] = f * c[layer] + i * g
+            h[layer] = o * c[layer].tanh()
+            frame.append(torch.stack([i, f, g, o, c[layer], h[layer]], dim=1))
+            inp = h[layer]
+        steps.append(torch.stack(frame, dim=1))
+        pred = net.predict(inp)
+    return torch.stack(steps, dim=3)
+
+
+def make(hidden: int, layers: int, normalization: str = "window", seed: int = 0) -> GateLSTM:
+    """A randomly initialised network in eval mode."""
+    torch.manual_seed(seed)
+    cfg = NetworkConfig(hidden_size=hidden, num_layers=layers, normalization=normalization)
+    return GateLSTM(cfg).eval()
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("hidden", [1, 64])
+@pytest.mark.parametrize("steps", [1, 2, 17, 200])
+@pytest.mark.parametrize("batch", [1, 16])
+def test_internals_match_fused_path(layers: int, hidden: int, steps: int, batch: int) -> None:
+    net = make(hidden, layers)
+    scripted = script(net)
+    x = torch.randn(batch, steps).cumsum(1) + 10.0
+    with torch.no_grad():
+        forecast, h_t, c_t = scripted(x, 1)
+        f_int, internals, h_int, c_int = scripted.internals(x, 1)
+        loc, scale = net.stats(x)
+        top, _ = net.lstm(((x - loc) / scale).unsqueeze(-1))  # fused hidden states (B, T, H)
+    assert internals.shape == (batch, layers, 6, steps, hidden)
+    hidden_states = internals[:, -1, QUANTITIES.index("hidden_state")]
+    torch.testing.assert_close(hidden_states, top, atol=1e-5, rtol=0)
+    torch.testing.assert_close(f_int, forecast, atol=1e-5, rtol=1e-6)
+    torch.testing.assert_close(h_int, h_t, atol=1e-5, rtol=0)
+    torch.testing.assert_close(c_int, c_t, atol=1e-5, rtol=0)
+    # The final cell state of the scan agrees with the kernel's own final cell state.
+    torch.testing.assert_close(internals[:, :, 4, -1], c_t.transpose(0, 1), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("layers", "hidden", "steps", "horizon"), [(1, 1, 1, 1), (2, 8, 9, 5)])
+def test_internals_match_textbook_lstm(layers: int, hidden: int, steps: int, horizon: int) -> None:
+    net = make(hidden, layers, seed=3)
+    x = torch.randn(3, steps) * 4 + 2
+    h0, c0 = torch.randn(layers, 3, hidden), torch.randn(layers, 3, hidden) * 2
+    forecast, internals, h_t, c_t = script(net).internals(x, horizon, h0, c0)
+    expected = reference(net, x, horizon, h0, c0)
+    torch.testing.assert_close(internals, expected, atol=1e-5, rtol=0)
+    # The state handed back is the one after the observed steps, before generated ones.
+    torch.testing.assert_close(h_t, expected[:, :, 5, steps - 1].transpose(0, 1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(c_t, expected[:, :, 4, steps - 1].transpose(0, 1), atol=1e-5, rtol=0)
+    plain, _, _ = net(x, horizon, h0, c0)
+    torch.testing.assert_close(forecast, plain.detach(), atol=1e-5, rtol=1e-6)
+
+
+def test_generated_steps_feed_predictions_back() -> None:
+    net = make(4, 2)
+    x = torch.randn(2, 10)
+    five, _, _ = net(x, 5)
+    one, h, c = net(x, 1)
+    # Continuing from the returned state with the first prediction gives the second one.
+    loc, scale = net.stats(x)
+    z1 = ((one - loc) / scale).detach()
+    nxt, _, _ = net.forward_scaled(z1, 1, h, c)
+    torch.testing.assert_close(five[:, 1:2], (nxt * scale + loc).detach(), atol=1e-5, rtol=0)
+
+
+def test_state_carries_over_between_calls() -> None:
+    net = make(8, 2, normalization="none")
+    x = torch.randn(2, 30)
+    whole, h_all, c_all = net(x, 1)
+    _, h, c = net(x[:, :12], 1)
+    rest, h_rest, c_rest = net(x[:, 12:], 1, h, c)
+    torch.testing.assert_close(rest, whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_rest, h_all, atol=1e-5, rtol=0)
+    torch.testing.assert_close(c_rest, c_all, atol=1e-5, rtol=0)
+
+
+def test_wrong_state_shape_is_refused() -> None:
+    net = make(4, 2)
+    with pytest.raises(ValueError, match="initial state must have shape"):
+        net(torch.zeros(1, 3), 1, torch.zeros(1, 1, 4), torch.zeros(1, 1, 4))
+    with pytest.raises(ValueError, match="horizon"):
+        net.internals(torch.zeros(1, 3), 0)
+
+
+def test_window_scaling_is_affine_equivariant() -> None:
+    net = make(8, 1, normalization="window")
+    x = torch.randn(4, 20)
+    base, _, _ = net(x, 3)
+    moved, _, _ = net(x * 250.0 + 1e4, 3)
+    torch.testing.assert_close(moved, base * 250.0 + 1e4, atol=1e-2, rtol=1e-5)
+
+
+def test_flat_window_gives_finite_forecast_near_the_level() -> None:
+    net = make(8, 2, normalization="window")
+    for level in (0.0, 5.0, -3e6):
+        forecast, _, _ = net(torch.full((1, 12), level), 2)
+        assert torch.isfinite(forecast).all()
+        assert forecast.sub(level).abs().max() <= 1e-3 * max(1.0, abs(level))
+
+
+def test_global_and_no_scaling() -> None:
+    net = make(4, 1, normalization="global")
+    net.set_global_stats(100.0, 20.0)
+    loc, scale = net.stats(torch.zeros(3, 5))
+    assert loc.flatten().tolist() == [100.0] * 3 and scale.flatten().tolist() == [20.0] * 3
+    loc, scale = make(4, 1, normalization="none").stats(torch.ones(2, 5) * 7)
+    assert loc.flatten().tolist() == [0.0, 0.0] and scale.flatten().tolist() == [1.0, 1.0]
+
+
+def test_config_is_checked() -> None:
+    with pytest.raises(ValueError, match="normalization"):
+        NetworkConfig(normalization="minmax")
+    with pytest.raises(ValueError, match="without a head"):
+        NetworkConfig(hidden_size=4, head=False)
+
+
+def test_scan_matches_loop_and_does_not_overflow() -> None:
+    torch.manual_seed(0)
+    for steps in (1, 2, 3, 8, 33, 256):
+        a = torch.rand(2, steps, 5) * 0.02  # strong forgetting: a cumprod closed form breaks
+        b = torch.randn(2, steps, 5)
+        state, expected = torch.zeros(2, 5), []
+        for t in range(steps):
+            state = a[:, t] * state + b[:, t]
+            expected.append(state)
+        got = linear_scan(a, b, dim=1)
+        torch.testing.assert_close(got, torch.stack(expected, dim=1), atol=1e-6, rtol=0)
+        assert torch.isfinite(got).all()
