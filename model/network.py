@@ -221,7 +221,7 @@ class GateLSTM(nn.Module):
         # Fold the initial cell state into the first step, then scan all layers at once.
         written = seen[:, :, 0] * seen[:, :, 2]  # (B, L, T, H)
         written[:, :, 0].addcmul_(seen[:, :, 1, 0], c0_.transpose(0, 1))
-        seen[:, :, 4].copy_(linear_scan(seen[:, :, 1], written, dim=2))
+        linear_scan(seen[:, :, 1], written, dim=2, out=seen[:, :, 4])
         h_t, c_t = torch.cat(h_last), torch.cat(c_last)  # (L, B, H)
         step = self.predict(inp[:, -1])  # (B, 1)
         preds = [step]

@@ -305,5 +305,5 @@ def step_times(s: Series, start: int, count: int) -> list[str] | None:
         if not s.freq:
             return None
         grid = pd.date_range(s.timestamps[-1], periods=extra + 1, freq=s.freq)[1:]
-        known = known.append(grid)
+        known = pd.DatetimeIndex(known.append(grid))
     return [t.isoformat() for t in known]

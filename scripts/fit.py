@@ -28,6 +28,7 @@ class FitConfig:
     devices: str = "1"
     strategy: str = "auto"
     num_nodes: int = 1
+    threads: int = 1  # torch CPU threads per process
     log_dir: str = "models/_logs"
     progress: bool = True
 
@@ -90,6 +91,7 @@ def fit(
     dry_run: bool = False,
 ) -> FitResult:
     """Train module in place and return what happened."""
+    torch.set_num_threads(cfg.threads)
     best = BestWeights()
     callbacks: list[Callback] = [best]
     if val is not None:

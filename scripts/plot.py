@@ -8,7 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers or in containers
 
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
 
 
 def _axis(stamps: list[str] | None, start: int, count: int) -> list[Any]:

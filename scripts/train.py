@@ -135,12 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--devices", default="1", help="devices per node: a count, a list or auto")
     h.add_argument("--strategy", default="auto", help="auto, ddp, ddp_spawn, ...")
     h.add_argument("--num-nodes", type=int, default=1, help="machines taking part (DDP)")
+    h.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads per process; small LSTM batches gain little from "
+        "more, and oversubscribed cores slow training by an order of magnitude",
+    )
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[DataConfig, TrainConfig]:
     """Turn parsed flags into the data and training configs (raises ValueError on nonsense)."""
-    for flag in ("window", "horizon", "hidden", "layers", "epochs", "batch_size", "num_nodes"):
+    for flag in (
+        "window",
+        "horizon",
+        "hidden",
+        "layers",
+        "epochs",
+        "batch_size",
+        "num_nodes",
+        "threads",
+    ):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
@@ -174,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[DataConfig, TrainConfig]
         devices=args.devices,
         strategy=args.strategy,
         num_nodes=args.num_nodes,
+        threads=args.threads,
         log_dir=args.log_dir or str(Path(args.model_dir) / "_logs"),
         progress=not args.quiet,
     )

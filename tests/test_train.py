@@ -168,3 +168,30 @@ def test_ddp_on_two_cpu_processes(sine_csv: Path, tmp_path: Path) -> None:
     forecast = module(torch.linspace(100, 130, 12).unsqueeze(0), 2)[0]
     assert forecast.shape == (1, 2) and torch.isfinite(forecast).all()
     assert json.dumps(meta)  # plain JSON
+
+
+@pytest.mark.slow
+def test_killed_training_never_leaves_a_partial_checkpoint(sine_csv: Path, tmp_path: Path) -> None:
+    """SIGKILL a real training run at spread-out moments; whatever is visible must load."""
+    import random
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "scripts.train", "--data", str(sine_csv), "--name", "k",
+            "--model-dir", str(tmp_path), *FAST, "--epochs", "10", "--patience", "100"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
+    duration = time.perf_counter() - start
+    rng = random.Random(7)
+    for fraction in (0.5, 0.9, 0.97, 0.99):
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(duration * fraction * rng.uniform(0.9, 1.05))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    for path in (tmp_path / "k").iterdir():
+        assert path.name.endswith(".pt") or path.name.startswith(".tmp-"), path.name
+    for path in list_checkpoints(tmp_path)["k"]:
+        module, meta = load(path)  # every visible checkpoint is whole
+        assert meta["training"]["epochs_run"] == 10
