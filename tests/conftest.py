@@ -66,3 +66,85 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
     )
     assert article_cell.main(["--model-dir", str(root)]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def app(model_dir: Path):
+    """The service on the session's model folder, polling off; shared, so treat it as
+    read-only (tests that change models, metrics or logging build their own app)."""
+    from service import ServiceConfig, create_app
+
+    application = create_app(ServiceConfig(model_dir=str(model_dir), poll_seconds=0))
+    yield application
+    application.extensions["gatecast"].registry.close()
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client for `app`."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def make_checkpoint() -> Callable[..., Path]:
+    """Write an untrained GateLSTM checkpoint (seeded weights) without running training."""
+    import torch
+
+    from model.export import save
+    from model.intervals import PROBS
+    from model.network import GateLSTM, NetworkConfig
+
+    def make(
+        root: Path,
+        name: str,
+        *,
+        hidden: int = 4,
+        layers: int = 2,
+        normalization: str = "global",
+        quantiles: bool = True,
+        seed: int = 0,
+        version: str | None = None,
+    ) -> Path:
+        torch.manual_seed(seed)
+        net = GateLSTM(
+            NetworkConfig(hidden_size=hidden, num_layers=layers, normalization=normalization)
+        )
+        net.set_global_stats(10.0, 2.0)
+        steps = [[-2.0 + 4.0 * k / (len(PROBS) - 1) for k in range(len(PROBS))]]
+        meta = {
+            "network": net.config.to_dict(),
+            "normalization": {"mode": normalization, "loc": 10.0, "scale": 2.0},
+            "window": 8,
+            "horizon": 1,
+            "frequency": None,
+            "metrics": {},
+            "residual_quantiles": {
+                "probs": list(PROBS),
+                "steps": steps if quantiles else [],
+                "count": 10 if quantiles else 0,
+                "space": "scaled",
+            },
+        }
+        return save(net, meta, root, name, version)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def publish_copy() -> Callable[[Path], Path]:
+    """Copy a checkpoint to a newer version of the same model, atomically (temp + rename)."""
+    import os
+    import shutil
+    import time
+
+    from model.export import TEMP_PREFIX, new_version
+
+    def publish(src: Path) -> Path:
+        time.sleep(0.001)  # versions are microsecond timestamps: make sure this one is newer
+        target = src.parent / f"{new_version()}.pt"
+        tmp = src.parent / f"{TEMP_PREFIX}copy.part"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+        return target
+
+    return publish

@@ -15,10 +15,8 @@ def test_report_and_plot(
     model_dir: Path, sine_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bt"
-    code = backtest.main(
-        ["--model", "tiny", "--model-dir", str(model_dir), "--data", str(sine_csv),
-         "--tail", "30", "--horizon", "6", "--out", str(out)]  # fmt: skip
-    )
+    args = ["--model", "tiny", "--model-dir", str(model_dir), "--data", str(sine_csv)]
+    code = backtest.main([*args, "--tail", "30", "--horizon", "6", "--out", str(out)])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -32,7 +30,8 @@ def test_report_and_plot(
     expected = module(x, 1)[0][:, 0].tolist()
     assert one["forecast"] == pytest.approx(expected, abs=1e-4)
     assert one["actual"] == pytest.approx(values[170:].tolist(), abs=1e-4)
-    assert all(lo <= f <= hi for lo, f, hi in zip(one["lower"], one["forecast"], one["upper"]))
+    bands = zip(one["lower"], one["forecast"], one["upper"], strict=True)
+    assert all(lo <= f <= hi for lo, f, hi in bands)
     assert set(one["metrics"]) == {"model", "naive", "seasonal_naive"}
     # The seasonal naive of a series with an exact 12-month cycle plus trend errs by 12 * 0.5.
     assert one["metrics"]["seasonal_naive"]["mae"] == pytest.approx(6.0, abs=1e-3)

@@ -11,11 +11,11 @@ from model.scan import linear_scan
 
 def reference(net: GateLSTM, x: Tensor, horizon: int, h0: Tensor, c0: Tensor) -> Tensor:
     """Every gate and state by the textbook equations, one step at a time: (B, L, 6, S, H)."""
-    w = [p.detach() for p in net.lstm._flat_weights]
+    w = [p.detach() for p in net.weights()]
     loc, scale = net.stats(x)
     z = (x - loc) / scale
     h, c = list(h0.unbind(0)), list(c0.unbind(0))
-    steps, pred = [], None
+    steps, pred = [], torch.zeros(0)
     for t in range(x.size(1) + horizon - 1):
         inp = z[:, t : t + 1] if t < x.size(1) else pred
         frame = []

@@ -193,5 +193,5 @@ def test_killed_training_never_leaves_a_partial_checkpoint(sine_csv: Path, tmp_p
     for path in (tmp_path / "k").iterdir():
         assert path.name.endswith(".pt") or path.name.startswith(".tmp-"), path.name
     for path in list_checkpoints(tmp_path)["k"]:
-        module, meta = load(path)  # every visible checkpoint is whole
+        _, meta = load(path)  # every visible checkpoint is whole
         assert meta["training"]["epochs_run"] == 10

@@ -1,0 +1,182 @@
+"""The benchmark's server side: a model of the right shape, and a real gunicorn to run it."""
+
+import math
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def synthetic_csv(path: Path, points: int = 2000, seed: int = 0) -> Path:
+    """A daily series with trend, weekly and yearly cycles and noise (airline has 144 points,
+    too few for 64-step windows)."""
+    rng = random.Random(seed)
+    lines = ["timestamp,value"]
+    day0 = 18262  # 2020-01-01 in days since the epoch
+    for k in range(points):
+        value = (
+            100
+            + 0.02 * k
+            + 10 * math.sin(2 * math.pi * k / 7)
+            + 20 * math.sin(2 * math.pi * k / 365.25)
+            + rng.gauss(0, 2)
+        )
+        date = time.strftime("%Y-%m-%d", time.gmtime((day0 + k) * 86400))
+        lines.append(f"{date},{value:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def matching_checkpoint(model_dir: Path, name: str, window: int, hidden: int, layers: int) -> bool:
+    """Whether model_dir already holds `name` with this shape (then it is reused)."""
+    from model.export import list_checkpoints, load
+
+    found = list_checkpoints(model_dir).get(name)
+    if not found:
+        return False
+    try:
+        _, meta = load(found[-1])
+    except Exception:  # a broken file: train a fresh one
+        return False
+    net = meta.get("network", {})
+    return (meta.get("window"), net.get("hidden_size"), net.get("num_layers")) == (
+        window,
+        hidden,
+        layers,
+    )
+
+
+def ensure_model(
+    model_dir: Path, name: str, window: int, hidden: int, layers: int, epochs: int
+) -> None:
+    """Train `name` with scripts.train (in a subprocess: no Lightning in this process)."""
+    if matching_checkpoint(model_dir, name, window, hidden, layers):
+        print(f"reusing model {name!r} in {model_dir}", file=sys.stderr)
+        return
+    model_dir.mkdir(parents=True, exist_ok=True)
+    csv = synthetic_csv(model_dir / f"_{name}-series.csv")
+    print(
+        f"training {name!r}: window {window}, hidden {hidden}, layers {layers}, {epochs} epochs",
+        file=sys.stderr,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.train",
+            "--data",
+            str(csv),
+            "--name",
+            name,
+            "--model-dir",
+            str(model_dir),
+            "--window",
+            str(window),
+            "--hidden",
+            str(hidden),
+            "--layers",
+            str(layers),
+            "--epochs",
+            str(epochs),
+            "--quiet",
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def forward_time_us(model_dir: Path, name: str, window: int, calls: int = 500) -> float:
+    """module.forward on one `window`-step sequence, one torch thread: the floor under any
+    /forecast request (median of 5 timed blocks)."""
+    import statistics
+
+    import torch
+
+    from model.export import list_checkpoints, load
+
+    torch.set_num_threads(1)
+    module, _ = load(list_checkpoints(model_dir)[name][-1])
+    x = 100 + torch.randn(1, window)
+    blocks = []
+    with torch.inference_mode():
+        for _ in range(50):
+            module.forward(x, 1, None, None)
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(calls // 5):
+                module.forward(x, 1, None, None)
+            blocks.append((time.perf_counter() - start) / (calls // 5) * 1e6)
+    return statistics.median(blocks)
+
+
+class Gunicorn:
+    """gunicorn -c gunicorn.conf.py on a free loopback port, as a context manager."""
+
+    def __init__(self, model_dir: Path, log: Path, workers: int, threads: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
+        env.update(
+            GATECAST_BIND=f"127.0.0.1:{self.port}",
+            GATECAST_MODEL_DIR=str(model_dir),
+            GATECAST_WORKERS=str(workers),
+            GATECAST_THREADS=str(threads),
+            GATECAST_POLL_SECONDS="0",
+        )
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"gunicorn not ready in 120 s; see {self.log}")
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)

@@ -1,0 +1,66 @@
+"""The application factory."""
+
+import logging
+
+import orjson
+from flask import Flask
+
+from model.export import check_name
+from service import middleware
+from service.config import ConfigError, ServiceConfig
+from service.errors import register_error_handlers
+from service.logs import configure_logging
+from service.metrics import Metrics
+from service.openapi import build_openapi
+from service.registry import Registry
+from service.request_model import request_model
+from service.routes import register_blueprints
+from service.state import EXTENSION, ServiceState
+from service.threads import configure_torch
+
+log = logging.getLogger("gatecast.app")
+
+
+def create_app(config: ServiceConfig | None = None) -> Flask:
+    """Build the Flask app: config (from GATECAST_* when None), models, routes, hooks.
+
+    Raises ConfigError on bad settings. Starts the model-folder poll thread when
+    poll_seconds > 0; under gunicorn this runs in each worker, after the fork.
+    """
+    cfg = config if config is not None else ServiceConfig.from_env()
+    if cfg.default_model is not None:
+        try:
+            check_name(cfg.default_model)
+        except ValueError as err:
+            raise ConfigError(f"GATECAST_DEFAULT_MODEL: {err}", "default_model") from None
+    configure_logging(cfg.log_level_number)
+    configure_torch(cfg.torch_threads)
+
+    app = Flask(__name__)
+    # Werkzeug refuses longer bodies while reading them (413); the before_request hook
+    # refuses a too-long Content-Length before reading anything.
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    metrics = Metrics()
+    registry = Registry(cfg.model_dir, listener=metrics)
+    snap = registry.refresh()
+    model_cls = request_model(cfg)
+    state = ServiceState(
+        config=cfg,
+        registry=registry,
+        metrics=metrics,
+        request_model=model_cls,
+        openapi=orjson.dumps(build_openapi(cfg, model_cls)),
+        keys=tuple(k.encode() for k in cfg.api_keys),
+    )
+    app.extensions[EXTENSION] = state
+    middleware.install(app, state)
+    register_error_handlers(app)
+    register_blueprints(app)
+    registry.start_polling(cfg.poll_seconds)
+    log.info(
+        "gatecast ready: %d model(s) loaded, %d failed, from %s",
+        len(snap.latest),
+        len(snap.failures()),
+        cfg.model_dir,
+    )
+    return app

@@ -1,0 +1,144 @@
+"""Service settings: a typed dataclass, built from GATECAST_* environment variables.
+
+Standard library only, so gunicorn.conf.py can validate the environment in the master
+process (and fail before forking workers) without importing torch or Flask.
+"""
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting that makes no sense; str(err) names the setting and the bad value."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the app reads at start-up; each field has an environment variable."""
+
+    # GATECAST_MODEL_DIR: checkpoint root, laid out as <dir>/<name>/<version>.pt.
+    model_dir: str = "models"
+    # GATECAST_DEFAULT_MODEL: model used when a request names none (unset: only when
+    # exactly one model is loaded).
+    default_model: str | None = None
+    # GATECAST_MAX_BODY_BYTES: request bodies above this get 413 before they are read.
+    max_body_bytes: int = 2 * MIB
+    # GATECAST_MAX_SEQUENCE_LENGTH: most observations in one sequence.
+    max_sequence_length: int = 4096
+    # GATECAST_MAX_BATCH: most sequences in one request.
+    max_batch: int = 256
+    # GATECAST_MAX_HORIZON: most steps forecast.
+    max_horizon: int = 256
+    # GATECAST_API_KEYS: comma-separated bearer tokens; empty means no authentication.
+    api_keys: tuple[str, ...] = field(default=(), repr=False)  # never printed or logged
+    # GATECAST_TORCH_THREADS: intra-op threads per worker process (1: one core per worker,
+    # scale with more workers instead).
+    torch_threads: int = 1
+    # GATECAST_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str = "INFO"
+    # GATECAST_POLL_SECONDS: how often the model folder is rescanned; 0 disables polling.
+    poll_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_body_bytes",
+            "max_sequence_length",
+            "max_batch",
+            "max_horizon",
+            "torch_threads",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"must be at least 1, got {getattr(self, name)}", name)
+        if not 0 <= self.poll_seconds < math.inf:  # also rejects NaN
+            raise ConfigError(
+                f"must be 0 or a finite number, got {self.poll_seconds}", "poll_seconds"
+            )
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"must be one of {', '.join(LOG_LEVELS)}", "log_level")
+        if not self.model_dir:
+            raise ConfigError("must not be empty", "model_dir")
+        if any(not key or key != key.strip() for key in self.api_keys):
+            raise ConfigError("keys must be non-empty, with no spaces around them", "api_keys")
+
+    @property
+    def log_level_number(self) -> int:
+        """The level as the logging module's number."""
+        return int(logging.getLevelName(self.log_level))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceConfig":
+        """Read GATECAST_* variables (unset or empty: the default); raises ConfigError."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            var = env_name(item.name)
+            raw = env.get(var, "")
+            if raw.strip() == "":
+                continue
+            parse, kind = _PARSERS[item.name]
+            try:
+                values[item.name] = parse(raw.strip())
+            except ValueError:
+                raise ConfigError(f"{var}={raw!r} is not {kind}", item.name) from None
+        try:
+            return cls(**values)
+        except ConfigError as err:
+            var = env_name(err.field) if err.field else "GATECAST_*"
+            raise ConfigError(f"{var} {err}", err.field) from None
+
+
+# How each field is read from its variable, and what a bad value should have been.
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "model_dir": (str, "a folder"),
+    "default_model": (str, "a model name"),
+    "max_body_bytes": (int, "an integer number of bytes"),
+    "max_sequence_length": (int, "an integer"),
+    "max_batch": (int, "an integer"),
+    "max_horizon": (int, "an integer"),
+    "api_keys": (lambda raw: tuple(k.strip() for k in raw.split(",") if k.strip()), "keys"),
+    "torch_threads": (int, "an integer"),
+    "log_level": (lambda raw: raw.upper(), "a level"),
+    "poll_seconds": (float, "a number of seconds"),
+}
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable behind a config field."""
+    return f"GATECAST_{field_name.upper()}"
+
+
+def env_int(environ: Mapping[str, str], var: str, default: int, minimum: int = 1) -> int:
+    """An integer variable for gunicorn.conf.py; raises ConfigError on a bad value."""
+    raw = environ.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{var} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(environ: Mapping[str, str], var: str, default: bool) -> bool:
+    """A yes/no variable for gunicorn.conf.py (1/0, true/false, yes/no, on/off)."""
+    raw = environ.get(var, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{var}={raw!r} is not one of 1/0, true/false, yes/no, on/off")

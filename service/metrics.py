@@ -1,0 +1,92 @@
+"""Prometheus metrics: one CollectorRegistry per app, or gunicorn's shared multiprocess files.
+
+With PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py sets it before any worker starts),
+prometheus_client writes every value to files in that folder and /metrics aggregates all
+workers. Without it (tests, `flask run`) each app has its own registry; the global default
+registry is never used, because tests build many apps in one process.
+"""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# Request latency buckets in seconds: the service answers in about a millisecond, big
+# internals responses take tens of milliseconds.
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class Metrics:
+    """The service's metrics; also the registry's listener for loads and failures."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gatecast_requests",
+            "HTTP requests by endpoint (route pattern), model served and status code.",
+            ["endpoint", "model", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gatecast_request_duration_seconds",
+            "Time from request start to response, by endpoint (route pattern).",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.loaded = Gauge(
+            "gatecast_models_loaded",
+            "Model names with a servable version (per worker; the max over live workers).",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.failures = Counter(
+            "gatecast_model_load_failures",
+            "Checkpoints that failed to load, by model name (every worker counts its own).",
+            ["model"],
+            registry=self.registry,
+        )
+
+    def observe(self, endpoint: str, model: str, status: int, seconds: float) -> None:
+        """Record one finished request."""
+        self.requests.labels(endpoint, model, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def models_loaded(self, count: int) -> None:
+        """RegistryListener: the number of servable model names."""
+        self.loaded.set(count)
+
+    def load_failed(self, name: str) -> None:
+        """RegistryListener: one more checkpoint failed to load."""
+        self.failures.labels(name).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        if self.multiprocess:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            return generate_latest(merged), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

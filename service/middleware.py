@@ -1,0 +1,81 @@
+"""Per-request plumbing: request ids, API keys, body limit, access log and metrics."""
+
+import hmac
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from service.errors import ApiError
+from service.state import ServiceState
+
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})  # load balancers: no key
+
+access_log = logging.getLogger("gatecast.access")
+
+
+def authorized(header: str | None, keys: tuple[bytes, ...]) -> bool:
+    """Whether `Authorization: Bearer <key>` names one of the keys.
+
+    Missing, malformed and wrong headers take the same path: every key is compared in
+    constant time, so neither the answer's timing nor its text tells them apart.
+    """
+    scheme, _, token = (header or "").partition(" ")
+    candidate = token.strip().encode() if scheme.lower() == "bearer" else b""
+    match = False
+    for key in keys:
+        match |= hmac.compare_digest(candidate, key)
+    return match and bool(candidate)
+
+
+def install(app: Flask, state: ServiceState) -> None:
+    """Register the before/after request hooks."""
+    limit = state.config.max_body_bytes
+
+    @app.before_request
+    def begin() -> None:
+        g.start = time.perf_counter()
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
+        needs_key = bool(state.keys) and request.endpoint not in EXEMPT_ENDPOINTS
+        if needs_key and not authorized(request.headers.get("Authorization"), state.keys):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "missing or invalid API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        # Refuse by the declared length before anything reads the body; a chunked body
+        # without a length is cut off by MAX_CONTENT_LENGTH while it is read.
+        length = request.content_length
+        if length is not None and length > limit:
+            raise ApiError(
+                413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}"
+            )
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-Id"] = request_id
+        seconds = time.perf_counter() - g.get("start", time.perf_counter())
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else "unmatched"  # bounded label values
+        model = g.get("model")
+        state.metrics.observe(endpoint, model or "", response.status_code, seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.path,  # no query string: it could carry secrets
+                    "status": response.status_code,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "model": model,
+                    "version": g.get("version"),
+                },
+            )
+        return response

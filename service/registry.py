@@ -1,0 +1,302 @@
+"""The model registry: every checkpoint under the model folder, swapped in atomically.
+
+Which versions are in memory: the newest loadable version of each name is loaded at each
+scan (falling back to older ones while newer ones fail). Older versions are listed and
+loaded only when a request names them, into a small LRU cache (CACHE_SIZE per worker), so
+a folder that gathers hundreds of retrained versions costs neither memory nor start-up time.
+
+How new versions arrive without a restart: `refresh()` rescans the folder; a daemon thread
+calls it every GATECAST_POLL_SECONDS (started by create_app, so in each gunicorn worker
+after the fork). Call `refresh()` yourself for an immediate reload; gunicorn's own SIGHUP
+restarts the workers, which rebuilds every registry from scratch.
+
+A scan builds a new immutable Snapshot and replaces the reference in one assignment.
+Readers never lock: a request keeps the snapshot (and module) it started with, so none
+fails while versions change. Request-supplied names and versions are only ever dict keys
+here; the file paths come from the folder scan, never from a request.
+"""
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Protocol
+
+from model.export import SUFFIX, list_checkpoints
+from service.checkpoint import CheckpointError, LoadedModel, Stamp, load_checkpoint, now_iso
+from service.checkpoint import stamp_of as _stamp_of
+from service.snapshot import Available, Entry, Failed, Snapshot
+
+log = logging.getLogger("gatecast.registry")
+
+CACHE_SIZE = 4  # older versions kept in memory per worker after a request asked for them
+
+
+class RegistryListener(Protocol):
+    """Told about scans and failures (the metrics implement this)."""
+
+    def models_loaded(self, count: int) -> None:
+        """Set the number of names with a servable version."""
+
+    def load_failed(self, name: str) -> None:
+        """Count one checkpoint that failed to load."""
+
+
+class LookupFailed(LookupError):
+    """A requested model or version cannot be served; `kind` says why."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # unknown_model | unknown_version | not_loadable
+        self.message = message
+
+
+class Registry:
+    """Scans the model folder into snapshots and hands out loaded models."""
+
+    def __init__(self, model_dir: str | Path, listener: RegistryListener | None = None) -> None:
+        self._root = Path(model_dir)
+        self._listener = listener
+        self._snapshot = Snapshot.empty()
+        self._refresh_lock = threading.Lock()  # one scan at a time (poller and callers)
+        self._cache_lock = threading.Lock()  # guards the lazy cache and its failures
+        self._cache: OrderedDict[tuple[str, str, Stamp], LoadedModel] = OrderedDict()
+        self._lazy_failed: dict[tuple[str, str, Stamp], Failed] = {}
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current snapshot (read once per request and keep it)."""
+        return self._snapshot
+
+    # -- scanning ------------------------------------------------------------------------
+
+    def refresh(self) -> Snapshot:
+        """Rescan the folder and swap in a new snapshot; returns it."""
+        with self._refresh_lock:
+            old = self._snapshot
+            if not self._root.is_dir() and old.versions:
+                # An unmounted or renamed folder is more likely an accident than a decision
+                # to unload every model: keep serving, and say so.
+                log.error("model folder %s is missing, keeping what is loaded", self._root)
+                return old
+            try:
+                found = list_checkpoints(self._root)
+            except OSError as err:  # the folder vanished mid-scan or is unreadable
+                log.error("model folder cannot be listed, keeping what is loaded: %s", err)
+                return old
+            versions: dict[str, dict[str, Entry]] = {}
+            latest: dict[str, LoadedModel] = {}
+            for name, paths in found.items():
+                entries: dict[str, Entry] = {}
+                for path in reversed(paths):  # newest first
+                    version = path.name[: -len(SUFFIX)]
+                    prev = old.versions.get(name, {}).get(version)
+                    entry = self._entry(path, name, version, prev, name not in latest)
+                    entries[version] = entry
+                    if isinstance(entry, LoadedModel) and name not in latest:
+                        latest[name] = entry
+                versions[name] = entries
+            snap = Snapshot.build(versions, latest, now_iso())
+            self._snapshot = snap  # the atomic swap
+            self._forget_missing(snap)
+        self._report(old, snap)
+        return snap
+
+    def _entry(
+        self, path: Path, name: str, version: str, prev: Entry | None, wanted: bool
+    ) -> Entry:
+        """The entry for one file; `wanted`: no newer version of this name has loaded."""
+        try:
+            stamp = _stamp_of(path)
+        except OSError as err:
+            reason = f"cannot stat the file: {err.strerror}"
+            return _failure(name, version, path, None, reason, prev)
+        if prev is not None and prev.stamp == stamp:
+            if isinstance(prev, Failed):
+                return prev  # not retried until the file changes
+            if isinstance(prev, LoadedModel):
+                if wanted:
+                    return prev
+                self._cache_put(prev)  # superseded: requests pinned to it still find it
+                return Available(name, version, path, stamp, prev.meta)
+            failed = self._lazy_failed.get((name, version, stamp))
+            if failed is not None:
+                return failed
+            if not wanted:
+                return prev
+        if not wanted:
+            return Available(name, version, path, stamp)
+        cached = self._cache_take(name, version, stamp)
+        if cached is not None:
+            return cached
+        try:
+            return load_checkpoint(path, name, version, stamp)
+        except CheckpointError as err:
+            return _failure(name, version, path, stamp, str(err), prev)
+
+    def _forget_missing(self, snap: Snapshot) -> None:
+        """Drop cached modules and lazy failures whose file is gone or changed."""
+        live = {
+            (e.name, e.version, e.stamp)
+            for v in snap.versions.values()
+            for e in v.values()
+            if e.stamp is not None
+        }
+        with self._cache_lock:
+            for key in [k for k in self._cache if k not in live]:
+                del self._cache[key]
+            for key in [k for k in self._lazy_failed if k not in live]:
+                del self._lazy_failed[key]
+
+    def _report(self, old: Snapshot, new: Snapshot) -> None:
+        """Log what changed and tell the listener."""
+        for name, model in new.latest.items():
+            if old.latest.get(name) is not model:
+                log.info(
+                    "model %s version %s serving",
+                    name,
+                    model.version,
+                    extra={"model": name, "version": model.version},
+                )
+        for failed in new.failures():
+            before = old.versions.get(failed.name, {}).get(failed.version)
+            if before is not failed and not self._failed_lazily(before, failed):
+                log.error(
+                    "checkpoint %s/%s failed to load: %s",
+                    failed.name,
+                    failed.version,
+                    failed.reason,
+                    extra={"model": failed.name, "version": failed.version},
+                )
+                if self._listener is not None:
+                    self._listener.load_failed(failed.name)
+        if self._listener is not None:
+            self._listener.models_loaded(len(new.latest))
+
+    def _failed_lazily(self, before: Entry | None, failed: Failed) -> bool:
+        """Whether this failure was already reported when a request tried to load it."""
+        if not isinstance(before, Available):
+            return False
+        with self._cache_lock:
+            return self._lazy_failed.get((before.name, before.version, before.stamp)) is failed
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def get(
+        self, name: str, version: str | None = None, snap: Snapshot | None = None
+    ) -> LoadedModel:
+        """The model to serve for a request; raises LookupFailed."""
+        if snap is None:
+            snap = self._snapshot
+        entries = snap.versions.get(name)
+        if entries is None:
+            raise LookupFailed("unknown_model", f"no model named {name!r}")
+        if version is None:
+            model = snap.latest.get(name)
+            if model is None:
+                raise LookupFailed("not_loadable", f"no version of model {name!r} loads")
+            return model
+        entry = entries.get(version)
+        if entry is None:
+            raise LookupFailed("unknown_version", f"model {name!r} has no version {version!r}")
+        if isinstance(entry, Failed):
+            raise LookupFailed(
+                "not_loadable", f"version {version!r} failed to load: {entry.reason}"
+            )
+        if isinstance(entry, LoadedModel):
+            return entry
+        return self._load_lazily(entry)
+
+    def loaded_or_failed(self, entry: Entry) -> LoadedModel | Failed | None:
+        """For listings: the loaded model or failure behind an entry, None if not in memory."""
+        if not isinstance(entry, Available):
+            return entry
+        key = (entry.name, entry.version, entry.stamp)
+        with self._cache_lock:
+            return self._cache.get(key) or self._lazy_failed.get(key)
+
+    def _load_lazily(self, entry: Available) -> LoadedModel:
+        """Load an older version on demand (one load at a time per worker)."""
+        key = (entry.name, entry.version, entry.stamp)
+        with self._cache_lock:
+            model = self._cache.get(key)
+            if model is not None:
+                self._cache.move_to_end(key)
+                return model
+            failed = self._lazy_failed.get(key)
+            if failed is None:
+                try:
+                    model = load_checkpoint(entry.path, entry.name, entry.version, entry.stamp)
+                except CheckpointError as err:
+                    failed = Failed(
+                        entry.name, entry.version, entry.path, entry.stamp, str(err), now_iso()
+                    )
+                    self._lazy_failed[key] = failed
+                    log.error(
+                        "checkpoint %s/%s failed to load: %s",
+                        entry.name,
+                        entry.version,
+                        failed.reason,
+                        extra={"model": entry.name, "version": entry.version},
+                    )
+                    if self._listener is not None:
+                        self._listener.load_failed(entry.name)
+                else:
+                    self._insert(key, model)
+                    return model
+        raise LookupFailed(
+            "not_loadable", f"version {entry.version!r} failed to load: {failed.reason}"
+        )
+
+    def _cache_put(self, model: LoadedModel) -> None:
+        """Keep a superseded model for requests that pin its version."""
+        with self._cache_lock:
+            self._insert((model.name, model.version, model.stamp), model)
+
+    def _cache_take(self, name: str, version: str, stamp: Stamp) -> LoadedModel | None:
+        """A cached model that becomes the newest again (e.g. a newer file was removed)."""
+        with self._cache_lock:
+            return self._cache.pop((name, version, stamp), None)
+
+    def _insert(self, key: tuple[str, str, Stamp], model: LoadedModel) -> None:
+        """Add to the LRU cache (lock held), evicting the least recently used."""
+        self._cache[key] = model
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    # -- polling -------------------------------------------------------------------------
+
+    def start_polling(self, interval: float) -> None:
+        """Rescan every `interval` seconds on a daemon thread (idempotent)."""
+        if self._poller is not None or interval <= 0:
+            return
+        self._poller = threading.Thread(
+            target=self._poll, args=(interval,), name="gatecast-model-poll", daemon=True
+        )
+        self._poller.start()
+
+    def _poll(self, interval: float) -> None:
+        """Poll loop; an error in one scan is logged and the next scan still runs."""
+        while not self._stop.wait(interval):
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("model folder scan failed")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop polling (tests; workers simply exit)."""
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout)
+
+
+def _failure(
+    name: str, version: str, path: Path, stamp: Stamp | None, reason: str, prev: Entry | None
+) -> Failed:
+    """A Failed entry; the previous one is reused when nothing changed, so it is logged once."""
+    if isinstance(prev, Failed) and prev.stamp == stamp and prev.reason == reason:
+        return prev
+    return Failed(name, version, path, stamp, reason, now_iso())

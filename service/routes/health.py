@@ -1,0 +1,29 @@
+"""Liveness and readiness for load balancers and orchestrators (no API key needed)."""
+
+from flask import Blueprint, Response
+
+from service.errors import ApiError, json_response
+from service.state import get_state
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """200 whenever the process answers."""
+    return json_response({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """200 when at least one model can be served, else 503 with the reason."""
+    snap = get_state().registry.snapshot
+    if not snap.latest:
+        failed = len(snap.failures())
+        reason = (
+            f"no model is loaded: {failed} checkpoint(s) failed to load"
+            if failed
+            else "no model is loaded: no checkpoints found in the model folder"
+        )
+        raise ApiError(503, "not_ready", reason)
+    return json_response({"status": "ready", "models": len(snap.latest)})

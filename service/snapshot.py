@@ -1,0 +1,68 @@
+"""What the registry knows at one moment: an immutable map of names and versions."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from service.checkpoint import LoadedModel, Stamp
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A checkpoint that would not load, and why; retried only once its file changes."""
+
+    name: str
+    version: str
+    path: Path
+    stamp: Stamp | None
+    reason: str
+    failed_at: str
+
+
+@dataclass(frozen=True)
+class Available:
+    """An older version, not held in memory; loaded on request into a small cache.
+
+    meta is kept when the version was loaded before (it was the newest once), else None.
+    """
+
+    name: str
+    version: str
+    path: Path
+    stamp: Stamp
+    meta: dict[str, Any] | None = None
+
+
+Entry = LoadedModel | Failed | Available
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """All checkpoints found by one scan. Never changed after it is built: the registry
+    swaps in a whole new one, so a request that holds a snapshot sees one consistent view.
+    """
+
+    # name -> version -> entry, newest version first.
+    versions: Mapping[str, Mapping[str, Entry]]
+    # name -> the newest version that loaded: what a request without "version" gets.
+    latest: Mapping[str, LoadedModel]
+    taken_at: str
+
+    @classmethod
+    def build(
+        cls, versions: dict[str, dict[str, Entry]], latest: dict[str, LoadedModel], taken_at: str
+    ) -> "Snapshot":
+        """Freeze plain dicts into read-only views."""
+        frozen = {name: MappingProxyType(dict(v)) for name, v in versions.items()}
+        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), taken_at)
+
+    @classmethod
+    def empty(cls) -> "Snapshot":
+        """The state before the first scan."""
+        return cls.build({}, {}, "")
+
+    def failures(self) -> list[Failed]:
+        """Every checkpoint that failed to load."""
+        return [e for v in self.versions.values() for e in v.values() if isinstance(e, Failed)]

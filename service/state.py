@@ -1,0 +1,30 @@
+"""What one app instance holds, reachable from views as get_state()."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from service.config import ServiceConfig
+from service.metrics import Metrics
+from service.registry import Registry
+from service.request_model import ForecastRequest
+
+EXTENSION = "gatecast"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """Config, registry, metrics and the per-config request model of one app."""
+
+    config: ServiceConfig
+    registry: Registry
+    metrics: Metrics
+    request_model: type[ForecastRequest]
+    openapi: bytes  # the OpenAPI document, serialized once at start-up
+    keys: tuple[bytes, ...]  # API keys as bytes for hmac.compare_digest
+
+
+def get_state() -> ServiceState:
+    """The current app's state."""
+    state: ServiceState = current_app.extensions[EXTENSION]
+    return state

@@ -1,0 +1,282 @@
+"""The real thing: gunicorn -c gunicorn.conf.py, 2 workers, real HTTP over loopback."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from model.export import list_checkpoints
+
+REPO = Path(__file__).resolve().parents[1]
+SEQUENCE = [float(k % 7) for k in range(24)]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A gunicorn master started from the repository's config, with its log in a file."""
+
+    def __init__(self, model_dir: Path, log: Path, **env: str) -> None:
+        self.port = free_port()
+        clean = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
+        clean.update(
+            GATECAST_BIND=f"127.0.0.1:{self.port}",
+            GATECAST_MODEL_DIR=str(model_dir),
+            GATECAST_WORKERS="2",
+            GATECAST_POLL_SECONDS="1",
+            **env,
+        )
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                cwd=REPO,
+                env=clean,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        conn: http.client.HTTPConnection | None = None,
+    ) -> tuple[int, dict | str, dict]:
+        """One request; returns status, parsed body and headers."""
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data else {}
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+            ctype = r.getheader("Content-Type", "")
+            parsed = json.loads(raw) if ctype.startswith("application/json") else raw.decode()
+            return r.status, parsed, dict(r.getheaders())
+        finally:
+            if own:
+                conn.close()
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until /readyz answers 200 (workers import torch and load models first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()}")
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn not ready in {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM (graceful), then SIGKILL if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+    """A private copy of the model folder (the tests publish versions into it)."""
+    root = tmp_path_factory.mktemp("gunicorn") / "models"
+    shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(models: Path) -> Iterator[Server]:
+    """gunicorn with 2 workers polling the model folder every second (one per module)."""
+    srv = Server(models, models.parent / "gunicorn.log")
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+class Load:
+    """A few threads sending /forecast requests until stopped (bounded per thread)."""
+
+    def __init__(self, server: Server, threads: int, limit: int = 3000) -> None:
+        self.server, self.limit = server, limit
+        self.results: list[tuple[float, int, str]] = []  # (time, status, version)
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(k,)) for k in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        body = {"model": "tiny", "sequence": SEQUENCE[k:], "horizon": 2, "internals": "last"}
+        for _ in range(self.limit):
+            if self.stop.is_set():
+                break
+            try:
+                status, reply, _ = self.server.request("POST", "/forecast", body, conn)
+                version = reply["version"] if isinstance(reply, dict) and status == 200 else ""
+                with self.lock:
+                    self.results.append((time.monotonic(), status, version))
+                    if status != 200:
+                        self.failures.append(f"{status}: {reply}")
+            except (OSError, http.client.HTTPException, ValueError) as err:
+                with self.lock:
+                    self.failures.append(repr(err))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        conn.close()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.results)
+
+    def wait_for(self, version: str, timeout: float) -> float:
+        """Seconds until the last 20 answers all carry `version` (asserts it happens)."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            with self.lock:
+                tail = [v for _, _, v in self.results[-20:]]
+            if len(tail) == 20 and all(v == version for v in tail):
+                return time.monotonic() - start
+            time.sleep(0.05)
+        raise AssertionError(f"{version} not served within {timeout} s")
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+
+def metric(text: str, pattern: str) -> float:
+    """Sum of the samples whose line matches `pattern`."""
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if re.match(pattern, line)
+    )
+
+
+def test_version_swap_under_load_without_a_failed_request(
+    server: Server, models: Path, publish_copy
+) -> None:
+    old = list_checkpoints(models)["tiny"][-1].stem
+    served = r'gatecast_requests_total\{endpoint="/forecast",model="tiny",status="200"'
+    before = metric(str(server.request("GET", "/metrics")[1]), served)
+    load = Load(server, threads=3)
+    try:
+        while load.count() < 30 and not load.failures:
+            time.sleep(0.05)
+        new = publish_copy(list_checkpoints(models)["tiny"][-1]).stem
+        waited = load.wait_for(new, timeout=15)  # 1 s polls; a few intervals at most
+    finally:
+        load.finish()
+    assert load.failures == []
+    versions = [v for _, _, v in load.results]
+    assert versions[0] == old and versions[-1] == new
+    assert waited < 15
+    # Every answer was counted once, by whichever worker gave it: /metrics sums them all.
+    status, text, headers = server.request("GET", "/metrics")
+    assert status == 200 and isinstance(text, str)
+    assert metric(text, served) - before == len(load.results)
+    assert metric(text, r"gatecast_models_loaded ") == 2.0
+    status, _, headers = server.request("GET", "/healthz")
+    assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-Id"])
+
+
+def test_body_limit_over_real_http(server: Server) -> None:
+    """413 for a body above 2 MiB, declared by Content-Length or sent chunked."""
+    # Declared too long: refused on the headers alone, before any body is sent.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/forecast")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(3 * 2**20))
+    conn.endheaders()
+    r = conn.getresponse()
+    assert r.status == 413 and json.loads(r.read())["error"]["code"] == "payload_too_large"
+    conn.close()
+    # Chunked, no length: read up to the limit, refused when one more byte follows.
+    chunk = b"1.5," * 16384
+    chunks = [b'{"model": "tiny", "sequence": [', *[chunk] * (2**21 // len(chunk)), b"1]}"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(
+        "POST",
+        "/forecast",
+        body=iter(chunks),
+        encode_chunked=True,
+        headers={"Content-Type": "application/json"},
+    )
+    r = conn.getresponse()
+    assert r.status == 413 and json.loads(r.read())["error"]["code"] == "payload_too_large"
+    conn.close()
+    status, reply, _ = server.request("POST", "/forecast", {"model": "tiny", "sequence": [1.0]})
+    assert status == 200 and isinstance(reply, dict) and reply["model"] == "tiny"
+
+
+def test_bad_environment_stops_gunicorn_with_one_clear_line(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    srv = Server(model_dir, tmp_path / "bad.log", GATECAST_MAX_BATCH="lots")
+    try:
+        assert srv.proc.wait(60) != 0
+    finally:
+        srv.stop()
+    log = srv.log.read_text()
+    assert "GATECAST_MAX_BATCH='lots' is not an integer" in log
+    assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_many_swaps_broken_files_and_rollback_under_heavier_load(
+    server: Server, models: Path, publish_copy
+) -> None:
+    load = Load(server, threads=6, limit=20000)
+    folder = models / "tiny"
+    try:
+        while load.count() < 50 and not load.failures:
+            time.sleep(0.05)
+        first = publish_copy(list_checkpoints(models)["tiny"][-1])
+        load.wait_for(first.stem, timeout=15)
+        broken = folder / "29991231T235959999999Z.pt"
+        tmp = folder / ".tmp-broken.part"
+        tmp.write_bytes(b"this is not a checkpoint")
+        os.replace(tmp, broken)  # newest name, will not load: the last good one keeps serving
+        time.sleep(3)
+        second = publish_copy(first)  # older name than the broken one, newer than first
+        load.wait_for(second.stem, timeout=15)
+        second.unlink()  # roll back: the previous version is served again
+        load.wait_for(first.stem, timeout=15)
+        status, listing, _ = server.request("GET", "/models/tiny")
+        assert status == 200 and isinstance(listing, dict)
+        assert listing["versions"][0]["status"] == "failed"
+    finally:
+        load.finish()
+    assert load.failures == []
+    assert load.count() > 200

@@ -1,0 +1,146 @@
+"""ServiceConfig from the environment, and what create_app does with it."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from service import ConfigError, ServiceConfig, create_app
+
+
+def test_defaults_without_environment() -> None:
+    cfg = ServiceConfig.from_env({})
+    assert cfg == ServiceConfig()
+    assert (cfg.model_dir, cfg.default_model, cfg.max_body_bytes) == ("models", None, 2 * 2**20)
+    assert (cfg.max_sequence_length, cfg.max_batch, cfg.max_horizon) == (4096, 256, 256)
+    assert (cfg.api_keys, cfg.torch_threads, cfg.log_level, cfg.poll_seconds) == (
+        (),
+        1,
+        "INFO",
+        5.0,
+    )
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        "GATECAST_MODEL_DIR": "/srv/models",
+        "GATECAST_DEFAULT_MODEL": "airline",
+        "GATECAST_MAX_BODY_BYTES": "1000",
+        "GATECAST_MAX_SEQUENCE_LENGTH": "10",
+        "GATECAST_MAX_BATCH": "3",
+        "GATECAST_MAX_HORIZON": "4",
+        "GATECAST_API_KEYS": " one, two ,, ",
+        "GATECAST_TORCH_THREADS": "2",
+        "GATECAST_LOG_LEVEL": "debug",
+        "GATECAST_POLL_SECONDS": "0.5",
+    }
+    assert ServiceConfig.from_env(env) == ServiceConfig(
+        model_dir="/srv/models",
+        default_model="airline",
+        max_body_bytes=1000,
+        max_sequence_length=10,
+        max_batch=3,
+        max_horizon=4,
+        api_keys=("one", "two"),
+        torch_threads=2,
+        log_level="DEBUG",
+        poll_seconds=0.5,
+    )
+    assert ServiceConfig.from_env({"GATECAST_POLL_SECONDS": "0"}).poll_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("GATECAST_MAX_BATCH", "many"),
+        ("GATECAST_MAX_BATCH", "0"),
+        ("GATECAST_MAX_BODY_BYTES", "2MiB"),
+        ("GATECAST_MAX_SEQUENCE_LENGTH", "-1"),
+        ("GATECAST_MAX_HORIZON", "1.5"),
+        ("GATECAST_TORCH_THREADS", "0"),
+        ("GATECAST_POLL_SECONDS", "-1"),
+        ("GATECAST_POLL_SECONDS", "nan"),
+        ("GATECAST_POLL_SECONDS", "soon"),
+        ("GATECAST_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_name_the_variable(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        ServiceConfig.from_env({var: value})
+
+
+def test_create_app_reads_the_environment(monkeypatch, model_dir: Path) -> None:
+    monkeypatch.setenv("GATECAST_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("GATECAST_POLL_SECONDS", "0")
+    monkeypatch.setenv("GATECAST_DEFAULT_MODEL", "article-cell")
+    client = create_app().test_client()
+    assert client.post("/forecast", json={"sequence": [1]}).get_json()["model"] == "article-cell"
+    monkeypatch.setenv("GATECAST_MAX_HORIZON", "zero")
+    with pytest.raises(ConfigError, match="GATECAST_MAX_HORIZON"):
+        create_app()
+
+
+def test_bad_default_model_name_is_a_startup_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="GATECAST_DEFAULT_MODEL"):
+        create_app(ServiceConfig(model_dir=str(tmp_path), default_model="../etc", poll_seconds=0))
+
+
+def test_create_app_sets_torch_threads(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        create_app(ServiceConfig(model_dir=str(tmp_path), torch_threads=2, poll_seconds=0))
+        assert torch.get_num_threads() == 2
+        create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0))
+        assert torch.get_num_threads() == 1
+        assert torch.get_num_interop_threads() >= 1  # set once per process, never an error
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_poll_thread_runs_only_when_enabled(tmp_path: Path) -> None:
+    import threading
+
+    def pollers() -> int:
+        return sum(t.name == "gatecast-model-poll" for t in threading.enumerate())
+
+    start = pollers()
+    app = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0))
+    assert pollers() == start
+    app = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0.05))
+    assert pollers() == start + 1
+    app.extensions["gatecast"].registry.close()
+    assert pollers() == start
+
+
+def test_service_stays_small(model_dir: Path) -> None:
+    """Workers import neither Lightning nor the training scripts; `import service` is light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, service\n"
+        "assert 'torch' not in sys.modules and 'flask' not in sys.modules\n"
+        "from service import ServiceConfig, create_app\n"
+        f"create_app(ServiceConfig(model_dir={str(model_dir)!r}, poll_seconds=0))\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('lightning', 'scripts',"
+        " 'pytorch_lightning', 'pandas')]\n"
+        "assert not bad, bad\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, timeout=120, cwd=repo
+    )
+
+
+@pytest.mark.parametrize(("raw", "value"), [("", True), ("1", True), ("off", False), ("No", False)])
+def test_gunicorn_yes_no_variables(raw: str, value: bool) -> None:
+    from service.config import env_bool
+
+    assert env_bool({"X": raw}, "X", True) is value
+
+
+def test_gunicorn_bad_yes_no_variable() -> None:
+    from service.config import env_bool
+
+    with pytest.raises(ConfigError, match="GATECAST_REUSE_PORT"):
+        env_bool({"GATECAST_REUSE_PORT": "maybe"}, "GATECAST_REUSE_PORT", True)

@@ -1,0 +1,239 @@
+"""Every bad input gets a JSON error with a stable code and the offending field."""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from service import ServiceConfig, create_app
+
+JSON = "application/json"
+
+
+def error_of(response, status: int) -> dict:
+    """Assert a JSON error with this status and return its error object."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == JSON
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "field"}
+    assert "Traceback" not in body["error"]["message"]
+    return body["error"]
+
+
+@pytest.fixture(scope="module")
+def small(model_dir: Path):
+    """A client with tight limits, so the limits are cheap to exceed."""
+    cfg = ServiceConfig(
+        model_dir=str(model_dir),
+        poll_seconds=0,
+        max_sequence_length=8,
+        max_batch=2,
+        max_horizon=3,
+        max_body_bytes=1024,
+    )
+    app = create_app(cfg)
+    yield app.test_client()
+    app.extensions["gatecast"].registry.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"", "invalid_json"),
+        (b'{"sequence": [1, 2]', "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b"[1, 2]", "invalid_request"),
+        (b'"text"', "invalid_request"),
+        (b"3", "invalid_request"),
+    ],
+)
+def test_body_must_be_a_json_object(small, raw: bytes, code: str) -> None:
+    err = error_of(small.post("/forecast", data=raw, content_type=JSON), 400)
+    assert err["code"] == code and err["field"] is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"model": "tiny"}', "sequence"),  # neither sequence nor sequences
+        (b'{"model": "tiny", "sequence": [1], "sequences": [[1]]}', "sequence"),  # both
+        (b'{"model": "tiny", "sequence": null}', "sequence"),
+        (b'{"model": "tiny", "sequence": []}', "sequence"),
+        (b'{"model": "tiny", "sequence": [1,2,3,4,5,6,7,8,9]}', "sequence"),  # too long
+        (b'{"model": "tiny", "sequence": [1, "2"]}', "sequence.1"),
+        (b'{"model": "tiny", "sequence": [1, null]}', "sequence.1"),
+        (b'{"model": "tiny", "sequence": [true, 1]}', "sequence.0"),
+        (b'{"model": "tiny", "sequence": [1, NaN]}', "sequence.1"),
+        (b'{"model": "tiny", "sequence": [Infinity]}', "sequence.0"),
+        (b'{"model": "tiny", "sequence": [1, -Infinity]}', "sequence.1"),
+        (b'{"model": "tiny", "sequence": [1e999]}', "sequence.0"),
+        (b'{"model": "tiny", "sequence": [1, 1e39]}', "sequence.1"),  # beyond float32
+        (b'{"model": "tiny", "sequence": [[1], [2]]}', "sequence.0"),
+        (b'{"model": "tiny", "sequence": 5}', "sequence"),
+        (b'{"model": "tiny", "sequences": [[1], [2], [3]]}', "sequences"),  # batch too large
+        (b'{"model": "tiny", "sequences": [[1], []]}', "sequences.1"),
+        (b'{"model": "tiny", "sequences": [[1], [2, false]]}', "sequences.1.1"),
+        (b'{"model": "tiny", "sequences": [1, 2]}', "sequences.0"),
+        (b'{"model": "tiny", "sequence": [1], "horizon": 0}', "horizon"),
+        (b'{"model": "tiny", "sequence": [1], "horizon": 4}', "horizon"),
+        (b'{"model": "tiny", "sequence": [1], "horizon": 1.5}', "horizon"),
+        (b'{"model": "tiny", "sequence": [1], "horizon": "2"}', "horizon"),
+        (b'{"model": "tiny", "sequence": [1], "horizon": true}', "horizon"),
+        (b'{"model": "tiny", "sequence": [1], "internals": "some"}', "internals"),
+        (b'{"model": "tiny", "sequence": [1], "internals": "ALL"}', "internals"),
+        (b'{"model": "tiny", "sequence": [1], "interval": 0}', "interval"),
+        (b'{"model": "tiny", "sequence": [1], "interval": 0.995}', "interval"),
+        (b'{"model": "tiny", "sequence": [1], "interval": 1}', "interval"),
+        (b'{"model": "tiny", "sequence": [1], "interval": -0.5}', "interval"),
+        (b'{"model": "tiny", "sequence": [1], "return_state": "yes"}', "return_state"),
+        (b'{"model": "tiny", "sequence": [1], "colour": "blue"}', "colour"),
+        (b'{"model": "tiny", "sequence": [1], "id": 7}', "id"),
+        (b'{"model": 3, "sequence": [1]}', "model"),
+        (b'{"model": "tiny", "sequence": [1], "state": {"h": [[1]]}}', "state"),
+        (b'{"model": "tiny", "sequence": [1], "state": {"h": [[1]], "c": [[true]]}}', "state"),
+        (b'{"model": "tiny", "sequence": [1], "state": [[1]]}', "state"),
+    ],
+)
+def test_invalid_requests_name_the_field(small, raw: bytes, field: str) -> None:
+    err = error_of(small.post("/forecast", data=raw, content_type=JSON), 400)
+    assert err["code"] == "invalid_request"
+    assert err["field"] == field
+    assert err["message"]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"h": [[0.0] * 8], "c": [[0.0] * 8]},  # one layer, the model has two
+        {"h": [[0.0] * 7] * 2, "c": [[0.0] * 8] * 2},  # 7 units, the model has 8
+        {"h": [[0.0] * 8] * 2, "c": [[0.0] * 8, [0.0] * 9]},  # ragged
+        [{"h": [[0.0] * 8] * 2, "c": [[0.0] * 8] * 2}] * 2,  # two states, one sequence
+    ],
+)
+def test_state_of_the_wrong_shape_for_the_model(client, state) -> None:
+    r = client.post("/forecast", json={"model": "tiny", "sequence": [1.0, 2.0], "state": state})
+    err = error_of(r, 400)
+    assert err["code"] == "invalid_request" and err["field"] == "state"
+
+
+def test_right_state_shape_is_accepted(client) -> None:
+    state = {"h": [[0.0] * 8] * 2, "c": [[0.0] * 8] * 2}
+    r = client.post("/forecast", json={"model": "tiny", "sequence": [1.0, 2.0], "state": state})
+    assert r.status_code == 200
+
+
+def test_interval_needs_residual_quantiles(client) -> None:
+    r = client.post("/forecast", json={"model": "article-cell", "sequence": [1], "interval": 0.9})
+    err = error_of(r, 400)
+    assert err["field"] == "interval" and "quantiles" in err["message"]
+
+
+def test_overflowing_values_are_refused_not_answered_with_nan(client) -> None:
+    r = client.post("/forecast", json={"model": "tiny", "sequence": [1e30, -1e30, 3e30]})
+    err = error_of(r, 400)
+    assert err["field"] == "sequence" and "finite" in err["message"]
+
+
+def test_unknown_model_and_version(client) -> None:
+    err = error_of(client.post("/forecast", json={"model": "nope", "sequence": [1]}), 404)
+    assert err == {"code": "unknown_model", "message": "no model named 'nope'", "field": "model"}
+    r = client.post(
+        "/forecast", json={"model": "tiny", "version": "20000101T000000000000Z", "sequence": [1]}
+    )
+    err = error_of(r, 404)
+    assert err["code"] == "unknown_version" and err["field"] == "version"
+    # Request strings are dictionary keys only: a path-like name is just an unknown model.
+    r = client.post(
+        "/forecast", json={"model": "../tiny", "version": "../../etc/passwd", "sequence": [1]}
+    )
+    assert error_of(r, 404)["code"] == "unknown_model"
+
+
+def test_model_is_required_when_several_are_loaded(client) -> None:
+    err = error_of(client.post("/forecast", json={"sequence": [1]}), 400)
+    assert err["field"] == "model"
+
+
+def test_body_above_the_limit_is_refused_before_reading(small) -> None:
+    body = b'{"model": "tiny", "sequence": [' + b"1," * 600 + b"1]}"
+    err = error_of(small.post("/forecast", data=body, content_type=JSON), 413)
+    assert err["code"] == "payload_too_large" and "1024" in err["message"]
+
+
+@pytest.mark.parametrize("size", [600, 200])
+def test_chunked_body_is_held_to_the_same_limit(small, size: int) -> None:
+    """No Content-Length (chunked upload): cut at the limit, and refused if more follows."""
+    body = b'{"model": "tiny", "sequence": [' + b"1," * size + b"1]}"
+    r = small.post(
+        "/forecast",
+        input_stream=io.BytesIO(body),
+        content_type=JSON,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn sets it
+    )
+    assert r.request.content_length is None
+    if len(body) > 1024:
+        assert error_of(r, 413)["code"] == "payload_too_large"
+    else:
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "sequence"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
+)
+def test_non_json_content_types(client, content_type) -> None:
+    r = client.post(
+        "/forecast", data=b'{"model": "tiny", "sequence": [1]}', content_type=content_type
+    )
+    assert error_of(r, 415)["code"] == "unsupported_media_type"
+
+
+def test_json_with_utf8_charset_is_accepted(client) -> None:
+    r = client.post(
+        "/forecast",
+        data=b'{"model": "tiny", "sequence": [1]}',
+        content_type="application/json; charset=UTF-8",
+    )
+    assert r.status_code == 200
+
+
+def test_unknown_route_and_wrong_method_are_json(client) -> None:
+    assert error_of(client.get("/nowhere"), 404)["code"] == "not_found"
+    r = client.get("/forecast")
+    assert error_of(r, 405)["code"] == "method_not_allowed"
+    assert "POST" in r.headers["Allow"]
+    assert error_of(client.delete("/models"), 405)["code"] == "method_not_allowed"
+
+
+def test_unexpected_errors_are_json_without_details(client, monkeypatch, capsys) -> None:
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("service.routes.forecast.predict", explode)
+    r = client.post("/forecast", json={"model": "tiny", "sequence": [1]})
+    err = error_of(r, 500)
+    assert err == {"code": "internal", "message": "internal server error", "field": None}
+    assert "secret" not in r.get_data(as_text=True)
+    assert "secret internal detail" in capsys.readouterr().err  # but it is in the log
+
+
+def test_no_model_ready_is_503(tmp_path: Path) -> None:
+    app = create_app(ServiceConfig(model_dir=str(tmp_path / "empty"), poll_seconds=0))
+    client = app.test_client()
+    err = error_of(client.post("/forecast", json={"model": "tiny", "sequence": [1]}), 503)
+    assert err["code"] == "not_ready"
+    err = error_of(client.get("/readyz"), 503)
+    assert err["code"] == "not_ready" and "no checkpoints" in err["message"]
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_only_broken_checkpoints_is_503_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "20260101T000000000000Z.pt").write_bytes(b"not a zip archive")
+    client = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0)).test_client()
+    err = error_of(client.get("/readyz"), 503)
+    assert "1 checkpoint(s) failed" in err["message"]
+    r = client.post("/forecast", json={"model": "m", "sequence": [1]})
+    assert error_of(r, 503)["code"] == "not_ready"
