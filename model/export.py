@@ -11,7 +11,6 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,17 @@ SUFFIX = ".pt"
 TEMP_PREFIX = ".tmp-"  # in-progress writes: hidden, never end in .pt, ignored by readers
 
 
-@contextlib.contextmanager
-def _quiet_jit() -> Iterator[None]:
-    """Silence exactly torch.jit's deprecation notice; TorchScript is still what we ship."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning
-        )
-        yield
+_JIT_NOTICE = r"`torch\.jit\.\w+` is deprecated"
+
+
+def _quiet_jit() -> None:
+    """Silence exactly torch.jit's deprecation notice; TorchScript is still what we ship.
+
+    A standing filter for that one message (re-adding it only moves it to the front of the
+    list, never duplicates it). Not catch_warnings(): that swaps the process-wide filter
+    list under other threads, and the service loads models in a poll thread.
+    """
+    warnings.filterwarnings("ignore", message=_JIT_NOTICE, category=DeprecationWarning)
 
 
 def check_name(name: str) -> str:
@@ -63,15 +65,15 @@ def new_version(now: dt.datetime | None = None) -> str:
 
 def script(net: GateLSTM) -> torch.jit.ScriptModule:
     """Compile the network for inference (forward, internals, scale)."""
-    with _quiet_jit():
-        return torch.jit.script(net.eval())
+    _quiet_jit()
+    return torch.jit.script(net.eval())
 
 
 def load(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
     """Load a checkpoint and its meta.json; raises ValueError if it is not one of ours."""
     extra = {META_FILE: ""}
-    with _quiet_jit():
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    _quiet_jit()
+    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     raw = extra[META_FILE]
     if not raw:
         raise ValueError(f"{path}: no {META_FILE} inside")
@@ -116,12 +118,12 @@ def save(
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            with _quiet_jit():
-                torch.jit.save(
-                    module,
-                    fh,
-                    _extra_files={META_FILE: json.dumps(full, indent=1, allow_nan=False)},
-                )
+            _quiet_jit()
+            torch.jit.save(
+                module,
+                fh,
+                _extra_files={META_FILE: json.dumps(full, indent=1, allow_nan=False)},
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; the service may run as another user

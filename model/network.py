@@ -97,9 +97,20 @@ class GateLSTM(nn.Module):
 
     # -- scaling ---------------------------------------------------------------------------
 
-    def stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Location and scale of each raw sequence: (B, T) -> (B, 1), (B, 1)."""
+    @torch.jit.export
+    def stats(
+        self, x: Tensor, loc: Tensor | None = None, scale: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Location and scale of each raw sequence: (B, T) -> (B, 1), (B, 1).
+
+        A caller continuing a stream passes the loc and scale (B,) or (B, 1) that its first
+        chunk got, so the carried state and the new inputs share one scaled space.
+        """
         b = x.size(0)
+        if loc is not None and scale is not None:
+            return loc.reshape(b, 1).to(x.dtype), scale.reshape(b, 1).to(x.dtype)
+        if loc is not None or scale is not None:
+            raise ValueError("give both loc and scale, or neither")
         if self.norm_mode == 2:
             loc = x.mean(dim=1, keepdim=True)  # (B, 1)
             spread = (x - loc).square().mean(dim=1, keepdim=True).sqrt()  # (B, 1)
@@ -111,7 +122,7 @@ class GateLSTM(nn.Module):
     @torch.jit.export
     def scale(self, x: Tensor) -> Tensor:
         """Per-sequence scale that maps scaled residuals back to raw units: (B, T) -> (B,)."""
-        return self.stats(x)[1].squeeze(1)
+        return self.stats(x, None, None)[1].squeeze(1)
 
     # -- plain path --------------------------------------------------------------------------
 
@@ -145,15 +156,24 @@ class GateLSTM(nn.Module):
         return torch.cat(preds, dim=1), h_obs, c_obs  # (B, horizon)
 
     def forward(
-        self, x: Tensor, horizon: int = 1, h0: Tensor | None = None, c0: Tensor | None = None
+        self,
+        x: Tensor,
+        horizon: int = 1,
+        h0: Tensor | None = None,
+        c0: Tensor | None = None,
+        loc: Tensor | None = None,
+        scale: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Forecast `horizon` raw values for raw x (B, T); also the state after x (L, B, H)."""
+        """Forecast `horizon` raw values for raw x (B, T); also the state after x (L, B, H).
+
+        loc and scale (B,), optional: the scaling to use instead of x's own (see stats).
+        """
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        loc, scale = self.stats(x)  # (B, 1)
+        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
         h, c = self.initial_state(x.size(0), h0, c0, x)
-        pred, h_t, c_t = self.forward_scaled((x - loc) / scale, horizon, h, c)
-        return pred * scale + loc, h_t, c_t
+        pred, h_t, c_t = self.forward_scaled((x - mu) / sigma, horizon, h, c)
+        return pred * sigma + mu, h_t, c_t
 
     # -- internals path ----------------------------------------------------------------------
 
@@ -174,7 +194,13 @@ class GateLSTM(nn.Module):
 
     @torch.jit.export
     def internals(
-        self, x: Tensor, horizon: int = 1, h0: Tensor | None = None, c0: Tensor | None = None
+        self,
+        x: Tensor,
+        horizon: int = 1,
+        h0: Tensor | None = None,
+        c0: Tensor | None = None,
+        loc: Tensor | None = None,
+        scale: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Forecast plus every gate and state of every layer and step.
 
@@ -185,19 +211,25 @@ class GateLSTM(nn.Module):
         c_t = f_t * c_(t-1) + i_t * g_t, so no Python-level step loop runs over the input.
         """
         with torch.no_grad():  # a read-out, never trained through; out= needs no autograd
-            return self._internals(x, horizon, h0, c0)
+            return self._internals(x, horizon, h0, c0, loc, scale)
 
     def _internals(
-        self, x: Tensor, horizon: int, h0: Tensor | None, c0: Tensor | None
+        self,
+        x: Tensor,
+        horizon: int,
+        h0: Tensor | None,
+        c0: Tensor | None,
+        loc: Tensor | None,
+        scale: Tensor | None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Body of internals, run without autograd."""
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
         b, t = x.size(0), x.size(1)
         hs, n_layers = self.hidden_size, self.num_layers
-        loc, scale = self.stats(x)  # (B, 1)
+        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
         h0_, c0_ = self.initial_state(b, h0, c0, x)
-        inp = ((x - loc) / scale).unsqueeze(-1)  # (B, T, 1)
+        inp = ((x - mu) / sigma).unsqueeze(-1)  # (B, T, 1)
         # Every quantity is written straight into its place in the result (out=), because
         # gathering strided gate slices afterwards costs more than the gates themselves.
         result = torch.empty(b, n_layers, 6, t + horizon - 1, hs, dtype=x.dtype)
@@ -227,7 +259,7 @@ class GateLSTM(nn.Module):
         preds = [step]
         if horizon > 1:
             self._generate(step, h_t, c_t, result.narrow(3, t, horizon - 1), preds)
-        return torch.cat(preds, dim=1) * scale + loc, result, h_t, c_t
+        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t
 
     def _generate(
         self, step: Tensor, h: Tensor, c: Tensor, dst: Tensor, preds: list[Tensor]

@@ -64,6 +64,9 @@ trap 'exit 130' INT TERM   # run the EXIT trap on Ctrl-C too
 [ -f "$SMOKE" ] || fail "$SMOKE not found (set GATECAST_SHARED)"
 command -v python3 >/dev/null || fail "python3 not found"
 mkdir -p "$CTR_WORK"
+# podman settings from an earlier run (runc, rlimits), so a failure before smoke.sh has
+# written them can still remove leftover containers in the EXIT trap.
+if [ -f "$CTR_WORK/containers.conf" ]; then export CONTAINERS_CONF="$CTR_WORK/containers.conf"; fi
 T_ALL=$(now)
 
 # --- 1. wheelhouse + build (smoke.sh: tools, podman config, base image, build, /healthz) ---
@@ -88,7 +91,7 @@ log "$STEP"
 t=$(now)
 # The image this tag names now (if any): removed below once a rebuild replaces it, so
 # reruns after code changes do not pile up 1 GB images. (Build-cache layers stay.)
-OLD_ID=$(CONTAINERS_CONF="$CTR_WORK/containers.conf" podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+OLD_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 # TORCH_INDEX_URL empty: the Dockerfile takes torch from wheelhouse/ anyway, and must never
 # fall back to download.pytorch.org, which cannot be reached here (fail fast instead).
 # CTR_WORK is ours, so its containers.conf stays for the podman calls below.
@@ -258,6 +261,6 @@ done
 echo "OK: version $V2 served by 6 requests in a row, container not restarted ($STARTED)"
 note "new version served (poll ${POLL} s, after the file)" "$(since "$t") s"
 
-STEP=done
+STEP="done"
 log "container smoke test passed in $(since "$T_ALL") s"
 printf '%s' "$SUMMARY"

@@ -235,9 +235,9 @@ def train_model(series: list[Series], data: DataConfig, cfg: TrainConfig, name: 
         global_loc=float(train_values.mean()),
         global_scale=float(train_values.std()),
     )
-    version = new_version()
+    run_id = new_version()  # names the loss log; the checkpoint's version is stamped on save
     train_dl, val_dl = loaders(split, cfg.fit.batch_size)
-    result: FitResult = fit(module, train_dl, val_dl, cfg.fit, name, version, cfg.dry_run)
+    result: FitResult = fit(module, train_dl, val_dl, cfg.fit, name, run_id, cfg.dry_run)
     if cfg.dry_run or not result.is_global_zero:
         if cfg.dry_run and result.is_global_zero:
             print(
@@ -247,7 +247,8 @@ def train_model(series: list[Series], data: DataConfig, cfg: TrainConfig, name: 
         return None
     net = module.net.cpu().eval()
     meta, scores = build_meta(net, series, split, data, cfg, season, result)
-    path = save(net, meta, cfg.model_dir, name, version)
+    # Stamped now, not at the start, so of two overlapping runs the later-finished one is newest.
+    path = save(net, meta, cfg.model_dir, name)
     print(summary_table(name, series, split, result, scores, season))
     print(f"checkpoint: {path}")
     return path

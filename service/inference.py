@@ -13,6 +13,7 @@ import torch
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.errors import ApiError
+from service.request_model import StateIn
 from service.threads import pin_torch_threads
 
 InternalsMode = Literal["all", "last", "none"]
@@ -29,19 +30,47 @@ class Prediction:
     internals: np.ndarray | None  # (L, 6, S, H), S = T + horizon - 1, or 1 with "last"
     h: np.ndarray | None  # (L, H) state after the observed sequence
     c: np.ndarray | None
+    loc: float | None  # the scaling the sequence got, returned with the state
+    scale: float | None
 
 
-def state_tensors(
-    states: list[tuple[list[list[float]], list[list[float]]]], model: LoadedModel, batch: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass(frozen=True)
+class Initial:
+    """Initial state for a call: (h0, c0) each (L, B, H), and the scaling (B,) if given."""
+
+    h0: torch.Tensor
+    c0: torch.Tensor
+    loc: torch.Tensor | None
+    scale: torch.Tensor | None
+
+    def select(self, idx: list[int], batch: int) -> "Initial":
+        """The rows of the sequences in idx (all of them when idx covers the batch)."""
+        if len(idx) == batch:
+            return self
+        pick = torch.tensor(idx)
+        return Initial(
+            self.h0.index_select(1, pick),
+            self.c0.index_select(1, pick),
+            None if self.loc is None else self.loc.index_select(0, pick),
+            None if self.scale is None else self.scale.index_select(0, pick),
+        )
+
+
+def state_tensors(states: list[StateIn], model: LoadedModel, batch: int) -> Initial:
     """Initial (h0, c0), each (L, batch, H), from one state for all or one per sequence."""
     shape = (model.num_layers, model.hidden_size)
     if len(states) not in (1, batch):
         raise ApiError(
             400, "invalid_request", f"state: give one state, or one per sequence ({batch})", "state"
         )
+    scaled = [s.loc is not None for s in states]
+    if any(scaled) and not all(scaled):
+        raise ApiError(
+            400, "invalid_request", "state: give loc and scale in every state or in none", "state"
+        )
     hs, cs = [], []
-    for h, c in states:
+    for s in states:
+        h, c = s.h, s.c
         for part in (h, c):
             if len(part) != shape[0] or any(len(row) != shape[1] for row in part):
                 raise ApiError(
@@ -54,9 +83,15 @@ def state_tensors(
         cs.append(c)
     h0 = torch.from_numpy(np.array(hs, dtype=np.float32)).transpose(0, 1)  # (L, B or 1, H)
     c0 = torch.from_numpy(np.array(cs, dtype=np.float32)).transpose(0, 1)
+    loc = scale = None
+    if all(scaled):
+        loc = torch.tensor([s.loc for s in states], dtype=torch.float32)  # (B or 1,)
+        scale = torch.tensor([s.scale for s in states], dtype=torch.float32)
     if len(states) == 1 and batch > 1:
         h0, c0 = h0.expand(-1, batch, -1), c0.expand(-1, batch, -1)
-    return h0.contiguous(), c0.contiguous()
+        if loc is not None and scale is not None:
+            loc, scale = loc.expand(batch), scale.expand(batch)
+    return Initial(h0.contiguous(), c0.contiguous(), loc, scale)
 
 
 def predict(
@@ -64,7 +99,7 @@ def predict(
     sequences: list[list[float]],
     horizon: int,
     internals: InternalsMode,
-    state: tuple[torch.Tensor, torch.Tensor] | None,
+    state: Initial | None,
     interval: float | None,
     return_state: bool,
 ) -> list[Prediction]:
@@ -86,34 +121,33 @@ def predict(
             # numpy builds the array from Python floats about 3x faster than torch.tensor.
             rows = np.array([sequences[i] for i in idx], dtype=np.float32)
             x = torch.from_numpy(rows)  # (G, T)
-            h0 = c0 = None
-            if state is not None:
-                if len(idx) == len(sequences):
-                    h0, c0 = state
-                else:
-                    pick = torch.tensor(idx)
-                    h0, c0 = state[0].index_select(1, pick), state[1].index_select(1, pick)
+            init = None if state is None else state.select(idx, len(sequences))
+            h0, c0, loc, scale = (None,) * 4 if init is None else (
+                init.h0, init.c0, init.loc, init.scale
+            )  # fmt: skip
             if internals == "none":
-                outputs = tuple(model.module.forward(x, horizon, h0, c0))
+                outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
             else:
-                outputs = tuple(model.module.internals(x, horizon, h0, c0))
-            results = _finish(model, x, outputs, internals, offsets, return_state)
+                outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
+            stats = model.module.stats(x, loc, scale) if return_state or offsets is not None else None
+            results = _finish(x, outputs, internals, offsets, return_state, stats)
             for j, p in enumerate(results):
                 out[idx[j]] = p
     return [p for p in out if p is not None]
 
 
 def _finish(
-    model: LoadedModel,
     x: torch.Tensor,
     outputs: tuple[torch.Tensor, ...],
     internals: InternalsMode,
     offsets: tuple[np.ndarray, np.ndarray] | None,
     return_state: bool,
+    stats: tuple[torch.Tensor, torch.Tensor] | None,
 ) -> list[Prediction]:
     """Per-sequence results of one call on sequences of equal length, x (G, T).
 
-    outputs: (forecast, hT, cT) from forward, or (forecast, gates, hT, cT) from internals.
+    outputs: (forecast, hT, cT) from forward, or (forecast, gates, hT, cT) from internals;
+    stats: the (loc, scale) (G, 1) the sequences were scaled by, for intervals and state.
     """
     forecast, h_t, c_t = outputs[0], outputs[-2], outputs[-1]
     gates = None
@@ -130,8 +164,11 @@ def _finish(
             "sequences" if x.size(0) > 1 else "sequence",
         )
     lower = upper = None
-    if offsets is not None:
-        scale = model.module.scale(x).numpy()[:, None]  # (G, 1) raw units per scaled unit
+    loc = spread = None
+    if stats is not None:
+        loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
+    if offsets is not None and spread is not None:
+        scale = spread[:, None]  # (G, 1) raw units per scaled unit
         lower = f + offsets[0][None, :] * scale
         upper = f + offsets[1][None, :] * scale
     g = gates.numpy() if gates is not None else None
@@ -146,6 +183,8 @@ def _finish(
             internals=None if g is None else g[j],
             h=None if hb is None else hb[j],
             c=None if cb is None else cb[j],
+            loc=float(loc[j]) if return_state and loc is not None else None,
+            scale=float(spread[j]) if return_state and spread is not None else None,
         )
         for j in range(x.size(0))
     ]

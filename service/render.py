@@ -37,7 +37,7 @@ def prediction_parts(
     if mode != "none":
         part["internals"] = internals_body(p, horizon, mode)
     if p.h is not None:
-        part["state"] = {"h": p.h, "c": p.c}
+        part["state"] = {"h": p.h, "c": p.c, "loc": p.loc, "scale": p.scale}
     return part
 
 

@@ -8,7 +8,7 @@ carries them; the OpenAPI document is generated from that same class.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic.config import JsonDict
 
 from model.intervals import MAX_LEVEL
@@ -37,12 +37,28 @@ ONE_OF_SEQUENCE: JsonDict = {
 
 
 class StateIn(BaseModel):
-    """An LSTM state: per layer, one list of hidden-size numbers."""
+    """An LSTM state: per layer, one list of hidden-size numbers; optionally its scaling."""
 
     model_config = STRICT
 
     h: list[list[Number]] = Field(description="Short-term memory (hidden state), layers x units.")
     c: list[list[Number]] = Field(description="Long-term memory (cell state), layers x units.")
+    loc: Number | None = Field(
+        None,
+        description="Scaling location of the stream this state came from (returned with "
+        "return_state). With `scale`, the sequence is scaled like that earlier chunk instead "
+        "of by its own statistics, so chunks of a stream compose exactly.",
+    )
+    scale: Annotated[float, Field(gt=0, le=FLOAT32_MAX)] | None = Field(
+        None, description="Scaling spread that goes with `loc`; give both or neither."
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "StateIn":
+        """loc and scale only make sense together."""
+        if (self.loc is None) != (self.scale is None):
+            raise ValueError("give both loc and scale, or neither")
+        return self
 
 
 class ForecastRequest(BaseModel):

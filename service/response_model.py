@@ -44,6 +44,8 @@ class StateOut(BaseModel):
 
     h: Matrix
     c: Matrix
+    loc: float = Field(description="The location this sequence was scaled by.")
+    scale: float = Field(description="The spread this sequence was scaled by.")
 
 
 class ForecastResponse(BaseModel):

@@ -101,6 +101,23 @@ def test_state_carries_over_between_calls() -> None:
     torch.testing.assert_close(c_rest, c_all, atol=1e-5, rtol=0)
 
 
+def test_stream_continues_in_one_scaled_space() -> None:
+    """With window scaling, passing the first chunk's loc and scale makes chunks compose."""
+    net = script(make(8, 2, normalization="window"))
+    x = torch.randn(3, 40).cumsum(1) * 5 + 50
+    loc, scale = net.stats(x[:, :16])
+    whole, h_all, c_all = net(x, 2, None, None, loc, scale)
+    _, h, c = net(x[:, :16], 1, None, None, loc, scale)
+    rest, h_rest, c_rest = net(x[:, 16:], 2, h, c, loc.flatten(), scale.flatten())
+    torch.testing.assert_close(rest, whole, atol=1e-4, rtol=1e-6)
+    torch.testing.assert_close((h_rest, c_rest), (h_all, c_all), atol=1e-5, rtol=0)
+    f_int, _, h_int, _ = net.internals(x[:, 16:], 2, h, c, loc, scale)
+    torch.testing.assert_close(f_int, rest, atol=1e-4, rtol=1e-6)
+    torch.testing.assert_close(h_int, h_rest, atol=1e-5, rtol=0)
+    with pytest.raises(Exception, match="give both loc and scale"):
+        net(x, 1, None, None, loc, None)
+
+
 def test_wrong_state_shape_is_refused() -> None:
     net = make(4, 2)
     with pytest.raises(ValueError, match="initial state must have shape"):

@@ -185,6 +185,27 @@ def test_state_round_trip_equals_the_concatenated_sequence(
         np.testing.assert_allclose(a["cell_state"], b["cell_state"][len(head) :], atol=1e-5)
 
 
+def test_window_scaled_stream_continues_with_loc_and_scale(client) -> None:
+    """Under window scaling the state lives in the first chunk's scaled space: send it back."""
+    head, tail = SEQ[:12], SEQ[12:20]
+    first = post(client, model="tiny", sequence=head, return_state=True, internals="none")[1]
+    state = first["state"]
+    assert state["scale"] > 0 and state["loc"] == pytest.approx(float(np.mean(head)), rel=1e-5)
+    second = post(client, model="tiny", sequence=tail, state=state, return_state=True)[1]
+    zeros = [[0.0] * 8, [0.0] * 8]
+    start = {"h": zeros, "c": zeros, "loc": state["loc"], "scale": state["scale"]}
+    whole = post(client, model="tiny", sequence=head + tail, state=start, return_state=True)[1]
+    np.testing.assert_allclose(second["forecast"], whole["forecast"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(second["state"]["c"], whole["state"]["c"], atol=1e-5)
+    assert second["state"]["loc"] == state["loc"]  # the stream keeps its scaling
+    # Without loc and scale the tail is scaled by its own statistics: a different forecast.
+    own = {"h": state["h"], "c": state["c"]}
+    alone = post(client, model="tiny", sequence=tail, state=own, internals="none")[1]
+    assert alone["forecast"] != pytest.approx(second["forecast"], rel=1e-3)
+    bad = post(client, model="tiny", sequence=tail, state={**own, "loc": 1.0})
+    assert bad[0] == 400 and bad[1]["error"]["field"] == "state"
+
+
 def test_one_state_per_sequence_in_a_batch(tmp_path: Path, make_checkpoint) -> None:
     make_checkpoint(tmp_path, "plain", hidden=3, layers=1)
     client = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0)).test_client()

@@ -68,7 +68,7 @@ def forecast() -> Response:
     initial = None
     if req.state is not None:
         given = req.state if isinstance(req.state, list) else [req.state]
-        initial = state_tensors([(s.h, s.c) for s in given], model, len(sequences))
+        initial = state_tensors(given, model, len(sequences))
     predictions = predict(
         model,
         sequences,
