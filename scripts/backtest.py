@@ -15,8 +15,8 @@ import numpy as np
 
 from model.export import list_checkpoints, load
 from model.intervals import interval_offsets
+from scripts.cli import add_data_arguments, data_config
 from scripts.data import (
-    DataConfig,
     DataError,
     Series,
     load_series,
@@ -40,25 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", help="a checkpoint file (.pt)")
     src.add_argument("--model", help="a model name under --model-dir (newest version)")
     p.add_argument("--model-dir", default="models", help="checkpoint root folder for --model")
-    p.add_argument(
-        "--data",
-        nargs="+",
-        required=True,
-        metavar="PATH",
-        help="CSV files, directories or globs (read like gatecast-train reads them)",
-    )
-    p.add_argument("--time-col", help="timestamp column (default: detected)")
-    p.add_argument("--value-col", help="value column (default: detected)")
-    p.add_argument("--series-col", help="series id column of a long CSV (default: detected)")
-    p.add_argument(
-        "--layout", default="auto", choices=("auto", "single", "wide", "long"), help="CSV layout"
-    )
-    p.add_argument(
-        "--missing",
-        default="interpolate",
-        choices=("error", "interpolate", "ffill"),
-        help="what to do with missing values",
-    )
+    add_data_arguments(p)
     p.add_argument("--series", help="which series to backtest (default: the first)")
     p.add_argument(
         "--tail",
@@ -105,14 +87,7 @@ def backtest(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.checkpoint) if args.checkpoint else newest(args.model_dir, args.model)
     module, meta = load(path)
     window = int(meta["window"])
-    cfg = DataConfig(
-        paths=args.data,
-        time_col=args.time_col,
-        value_col=args.value_col,
-        series_col=args.series_col,
-        layout=args.layout,
-        missing=args.missing,
-    )
+    cfg = data_config(args)
     s = pick_series(load_series(cfg), args.series)
     n = len(s.values)
     season = args.season or season_length(s.freq)

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from model.export import check_name, new_version, save
 from model.lightning import Forecaster
 from model.network import NORMALIZATIONS, NetworkConfig
+from scripts.cli import add_data_arguments, data_config
 from scripts.data import DataConfig, DataError, Series, load_series, season_length
 from scripts.fit import FitConfig, FitResult, fit
 from scripts.report import build_meta, summary_table
@@ -53,29 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     d = p.add_argument_group("data")
-    d.add_argument(
-        "--data",
-        nargs="+",
-        required=True,
-        metavar="PATH",
-        help="CSV files, directories of CSVs or glob patterns",
-    )
-    d.add_argument("--time-col", help="timestamp column (default: detected)")
-    d.add_argument("--value-col", help="value column (default: detected)")
-    d.add_argument("--series-col", help="series id column of a long CSV (default: detected)")
-    d.add_argument(
-        "--layout",
-        default="auto",
-        choices=("auto", "single", "wide", "long"),
-        help="CSV layout: one series, one column per series, or series_id rows",
-    )
-    d.add_argument("--sep", help="field separator (default: sniffed)")
-    d.add_argument(
-        "--missing",
-        default="interpolate",
-        choices=("error", "interpolate", "ffill"),
-        help="what to do with missing values and gaps in the time grid",
-    )
+    add_data_arguments(d)
     d.add_argument(
         "--val-fraction",
         type=float,
@@ -164,15 +143,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[DataConfig, TrainConfig]
     if args.season is not None and args.season < 1:
         raise ValueError("--season must be at least 1")
     check_name(args.name)
-    data = DataConfig(
-        paths=list(args.data),
-        time_col=args.time_col,
-        value_col=args.value_col,
-        series_col=args.series_col,
-        layout=args.layout,
-        missing=args.missing,
-        sep=args.sep,
-    )
+    data = data_config(args)
     net = NetworkConfig(
         hidden_size=args.hidden,
         num_layers=args.layers,
