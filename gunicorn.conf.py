@@ -13,22 +13,13 @@ import sys
 import tempfile
 from typing import Any
 
-from service.config import ConfigError, ServiceConfig, env_bool, env_int
-
-
-def _usable_cores() -> int:
-    """Cores this process may run on (respects affinity masks and cpusets)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
+from service.config import ConfigError, ServiceConfig, env_bool, env_int, usable_cores
 
 try:
     _app_config = ServiceConfig.from_env()
     # Inference is CPU-bound and each worker runs torch on GATECAST_TORCH_THREADS cores
     # (default 1), so one worker per core; more workers would only queue for the same cores.
-    _workers = env_int(os.environ, "GATECAST_WORKERS", max(1, min(_usable_cores(), 8)))
+    _workers = env_int(os.environ, "GATECAST_WORKERS", max(1, min(usable_cores(), 8)))
     _threads = env_int(os.environ, "GATECAST_THREADS", 4)
     _timeout = env_int(os.environ, "GATECAST_TIMEOUT", 30)
     _reuse_port = env_bool(os.environ, "GATECAST_REUSE_PORT", True)

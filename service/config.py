@@ -142,3 +142,37 @@ def env_bool(environ: Mapping[str, str], var: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{var}={raw!r} is not one of 1/0, true/false, yes/no, on/off")
+
+
+def cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs a cgroup CPU quota allows (docker --cpus, Kubernetes limits.cpu), or None.
+
+    A quota leaves the affinity mask alone, so without this a container limited to one CPU
+    on a 16-core host would start 8 workers that fight over that one CPU.
+    """
+    try:  # cgroup v2: "<quota> <period>" or "max <period>"
+        with open(f"{root}/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means none
+        with open(f"{root}/cpu/cpu.cfs_quota_us") as f:
+            quota_us = int(f.read())
+        with open(f"{root}/cpu/cpu.cfs_period_us") as f:
+            period_us = int(f.read())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def usable_cores() -> int:
+    """Cores this process may use: affinity mask or cpuset, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.floor(quota)))
+    return cores

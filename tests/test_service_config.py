@@ -144,3 +144,19 @@ def test_gunicorn_bad_yes_no_variable() -> None:
 
     with pytest.raises(ConfigError, match="GATECAST_REUSE_PORT"):
         env_bool({"GATECAST_REUSE_PORT": "maybe"}, "GATECAST_REUSE_PORT", True)
+
+
+def test_cpu_quota_from_cgroup_v2_and_v1(tmp_path) -> None:
+    from service.config import cpu_quota
+
+    assert cpu_quota(str(tmp_path)) is None  # no cgroup files: no quota
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(str(tmp_path)) is None  # v1 without a limit
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    assert cpu_quota(str(tmp_path)) == 1.5  # docker --cpus 1.5 on cgroup v1
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(str(tmp_path)) is None  # v2 wins when present
+    (tmp_path / "cpu.max").write_text("200000 100000\n")
+    assert cpu_quota(str(tmp_path)) == 2.0
