@@ -40,6 +40,11 @@ class ServiceConfig:
     max_batch: int = 256
     # GATECAST_MAX_HORIZON: most steps forecast.
     max_horizon: int = 256
+    # GATECAST_MAX_INTERNALS_VALUES: most gate/state numbers one response may carry
+    # (sequences x layers x 6 x steps x units); 4M is a 4096-step sequence of a 2 x 64 model,
+    # about 45 MB of JSON. Bigger requests get 400 before any model work: ask for
+    # internals "last" or "none", or send fewer or shorter sequences.
+    max_internals_values: int = 4_000_000
     # GATECAST_API_KEYS: comma-separated bearer tokens; empty means no authentication.
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # never printed or logged
     # GATECAST_TORCH_THREADS: intra-op threads per worker process (1: one core per worker,
@@ -56,6 +61,7 @@ class ServiceConfig:
             "max_sequence_length",
             "max_batch",
             "max_horizon",
+            "max_internals_values",
             "torch_threads",
         ):
             if getattr(self, name) < 1:
@@ -106,6 +112,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_sequence_length": (int, "an integer"),
     "max_batch": (int, "an integer"),
     "max_horizon": (int, "an integer"),
+    "max_internals_values": (int, "an integer"),
     "api_keys": (lambda raw: tuple(k.strip() for k in raw.split(",") if k.strip()), "keys"),
     "torch_threads": (int, "an integer"),
     "log_level": (lambda raw: raw.upper(), "a level"),

@@ -129,7 +129,8 @@ def predict(
                 outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
             else:
                 outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
-            stats = model.module.stats(x, loc, scale) if return_state or offsets is not None else None
+            wants_stats = return_state or offsets is not None
+            stats = model.module.stats(x, loc, scale) if wants_stats else None
             results = _finish(x, outputs, internals, offsets, return_state, stats)
             for j, p in enumerate(results):
                 out[idx[j]] = p

@@ -237,3 +237,27 @@ def test_only_broken_checkpoints_is_503_with_the_reason(tmp_path: Path) -> None:
     assert "1 checkpoint(s) failed" in err["message"]
     r = client.post("/forecast", json={"model": "m", "sequence": [1]})
     assert error_of(r, 503)["code"] == "not_ready"
+
+
+def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, monkeypatch) -> None:
+    from service import create_app
+    from service.config import ServiceConfig
+
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, max_internals_values=2000)
+    client = create_app(cfg).test_client()
+    # tiny: 2 layers x 6 quantities x 8 units = 96 values a step; 21 steps > 2000 values.
+    seq = [float(v) for v in range(20)]
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr("service.routes.forecast.predict", boom)
+    r = client.post("/forecast", json={"model": "tiny", "sequence": seq, "horizon": 2})
+    assert r.status_code == 400
+    err = r.get_json()["error"]
+    assert err["field"] == "internals" and "2016 values" in err["message"]
+    monkeypatch.undo()
+    ok = client.post("/forecast", json={"model": "tiny", "sequence": seq, "internals": "last"})
+    assert ok.status_code == 200 and len(ok.get_json()["internals"]["layers"]) == 2
+    fits = client.post("/forecast", json={"model": "tiny", "sequence": seq[:19]})
+    assert fits.status_code == 200  # 19 steps x 96 = 1824 values

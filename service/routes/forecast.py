@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, g, request
 
 from service.checkpoint import LoadedModel
+from service.config import ServiceConfig
 from service.errors import ApiError, json_response
 from service.inference import predict, state_tensors
 from service.registry import LookupFailed
@@ -52,6 +53,25 @@ def read_body(limit: int) -> bytes:
     return data
 
 
+def check_internals_size(
+    mode: str, sequences: list[list[float]], horizon: int, model: LoadedModel, cfg: ServiceConfig
+) -> None:
+    """Refuse, before any model work, a response whose internals would pass the limit."""
+    if mode == "none":
+        return
+    per_step = model.num_layers * 6 * model.hidden_size
+    steps = len(sequences) if mode == "last" else sum(len(s) + horizon - 1 for s in sequences)
+    if steps * per_step > cfg.max_internals_values:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"internals: {steps * per_step} values asked for, the limit is "
+            f"{cfg.max_internals_values}; ask for internals 'last' or 'none', or send fewer "
+            "or shorter sequences",
+            "internals",
+        )
+
+
 @bp.post("/forecast")
 def forecast() -> Response:
     """Forecast, with gate internals, state and intervals as asked."""
@@ -65,6 +85,7 @@ def forecast() -> Response:
     model = resolve(state, req.model, req.version)
     g.model, g.version = model.name, model.version
     sequences = req.batch()
+    check_internals_size(req.internals, sequences, req.horizon, model, state.config)
     initial = None
     if req.state is not None:
         given = req.state if isinstance(req.state, list) else [req.state]
