@@ -49,7 +49,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         registry=registry,
         metrics=metrics,
         request_model=model_cls,
-        openapi=orjson.dumps(build_openapi(cfg, model_cls)),
+        openapi=orjson.dumps(build_openapi(cfg, model_cls, sorted(snap.latest))),
         keys=tuple(k.encode() for k in cfg.api_keys),
     )
     app.extensions[EXTENSION] = state

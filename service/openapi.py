@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document, its schemas generated from the pydantic models."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +16,7 @@ from service.response_model import (
 )
 
 REF = "#/components/schemas/{model}"
+MAX_EXAMPLES = 8  # model names shown as examples, however many are loaded
 
 ERROR_TEXT = {
     400: "Invalid JSON or request (codes invalid_json, invalid_request).",
@@ -45,10 +47,34 @@ def _json(ref: dict[str, str], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
-def build_openapi(cfg: ServiceConfig, request_model: type[BaseModel]) -> dict[str, Any]:
-    """The whole document for this configuration (limits and auth as configured)."""
+def _request_examples(models: Sequence[str]) -> dict[str, Any]:
+    """One small valid /forecast request per model loaded at start-up (OpenAPI `examples`)."""
+    return {
+        name: {
+            "summary": f"Forecast 2 steps with {name}",
+            "value": {"model": name, "sequence": [1.0, 2.0, 3.0, 2.5], "horizon": 2},
+        }
+        for name in models
+    }
+
+
+def build_openapi(
+    cfg: ServiceConfig, request_model: type[BaseModel], models: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The whole document for this configuration (limits and auth as configured).
+
+    `models`: names loaded at start-up, given as examples of model names (clients and
+    fuzzers then reach real models); validation never depends on them.
+    """
     s = _Schemas()
     err = s.ref(ErrorResponse)
+    models = list(models)[:MAX_EXAMPLES]
+    body: dict[str, Any] = {"schema": s.ref(request_model, "validation")}
+    name_schema: dict[str, Any] = {"type": "string"}
+    if models:
+        s.schemas[request_model.__name__]["properties"]["model"]["examples"] = models
+        body["examples"] = _request_examples(models)
+        name_schema["examples"] = models
 
     def errors(*codes: int) -> dict[str, Any]:
         found = (401, *codes) if cfg.api_keys else codes
@@ -60,7 +86,7 @@ def build_openapi(cfg: ServiceConfig, request_model: type[BaseModel]) -> dict[st
             "summary": "Forecast one or many sequences, with the LSTM's gate internals.",
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": s.ref(request_model, "validation")}},
+                "content": {"application/json": body},
             },
             "responses": {
                 "200": _json(s.ref(ForecastResponse), "Forecast (raw units)."),
@@ -68,7 +94,7 @@ def build_openapi(cfg: ServiceConfig, request_model: type[BaseModel]) -> dict[st
             },
         }
     }
-    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    name_param = {"name": "name", "in": "path", "required": True, "schema": name_schema}
     paths: dict[str, Any] = {
         "/forecast": forecast,
         "/models": {
