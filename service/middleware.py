@@ -12,7 +12,8 @@ from service.errors import ApiError
 from service.state import ServiceState
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})  # load balancers: no key
+# No key needed: load balancers' probes, and the explorer page with its static files.
+EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "page.index", "static"})
 
 access_log = logging.getLogger("gatecast.access")
 

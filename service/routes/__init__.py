@@ -2,10 +2,10 @@
 
 from flask import Flask
 
-from service.routes import docs, forecast, health, metrics, models
+from service.routes import docs, forecast, health, metrics, models, page
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    for module in (forecast, models, health, metrics, docs):
+    for module in (forecast, models, health, metrics, docs, page):
         app.register_blueprint(module.bp)

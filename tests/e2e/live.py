@@ -1,0 +1,195 @@
+"""The pieces the browser tests drive: gunicorn on loopback, headless Chromium, the page."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver import Chrome
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--window-size=1280,800",
+)
+WAIT = 30  # seconds: the machine is shared, be patient
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """gunicorn -c gunicorn.conf.py on a free loopback port, its log in a file."""
+
+    def __init__(self, model_dir: Path, log: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        clean = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
+        clean.update(
+            GATECAST_BIND=f"127.0.0.1:{self.port}",
+            GATECAST_MODEL_DIR=str(model_dir),
+            GATECAST_WORKERS="1",
+            GATECAST_POLL_SECONDS="0",
+            **env,
+        )
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                cwd=REPO,
+                env=clean,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def api(
+        self, method: str, path: str, body: Any = None, key: str | None = None
+    ) -> tuple[int, Any]:
+        """One request to the API itself; returns the status and the parsed JSON."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            data = json.dumps(body).encode() if body is not None else None
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until /readyz answers 200 (the worker imports torch and loads models first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()}")
+            try:
+                if self.api("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn not ready in {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM (graceful), then SIGKILL if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def chromium(user_data_dir: Path) -> Chrome:
+    """Debian's headless Chromium through its chromedriver; nothing is downloaded."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={user_data_dir}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+
+
+class Explorer:
+    """The explorer page in the browser, as a user drives it."""
+
+    def __init__(self, driver: Chrome, url: str) -> None:
+        self.driver = driver
+        self.url = url
+
+    def open(self, wait_for_models: bool = True) -> None:
+        """Load the page (and wait until the model list is filled)."""
+        self.driver.get(self.url)
+        if wait_for_models:
+            self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option[value]"))
+
+    def wait(self, condition: Any, timeout: float = WAIT) -> Any:
+        """Wait until `condition(driver)` is truthy and return it."""
+        return WebDriverWait(self.driver, timeout).until(condition)
+
+    def find(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def js(self, script: str, *args: Any) -> Any:
+        return self.driver.execute_script(script, *args)
+
+    def fill(self, css: str, text: str) -> None:
+        """Replace a text field's content as typed."""
+        field = self.find(css)
+        field.clear()
+        field.send_keys(text)
+
+    def choose_model(self, name: str) -> None:
+        Select(self.find("#model")).select_by_value(name)
+
+    def forecast(self) -> None:
+        """Press Forecast and wait until the API answered (result or error)."""
+        before = int(self.find("#results").get_attribute("data-forecasts") or 0)
+        self.find("#run").click()
+        self.wait(
+            lambda d: int(self.find("#results").get_attribute("data-forecasts") or 0) > before
+        )
+
+    def error(self) -> str:
+        """The error box's text, or "" while it is hidden."""
+        box = self.find("#error")
+        return box.text if box.is_displayed() else ""
+
+    def floats(self, css: str, attribute: str = "data-value") -> list[float]:
+        """A numeric data attribute of every element matching `css`, in document order."""
+        return [float(e.get_attribute(attribute) or "nan") for e in self.find_all(css)]
+
+    def viewport(self, width: int, height: int, mobile: bool = False) -> None:
+        """Emulate a viewport of exactly this size (CSS pixels)."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+    def reset_viewport(self) -> None:
+        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    def screenshot(self, path: Path, width: int = 1280) -> None:
+        """The whole page at `width`, as one PNG (overwrites)."""
+        self.js("document.activeElement?.blur()")  # no focus ring in the picture
+        self.viewport(width, 800)
+        height = int(self.js("return document.documentElement.scrollHeight"))
+        self.viewport(width, min(height, 6000))
+        time.sleep(0.3)  # let a resize redraw settle
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert self.driver.save_screenshot(str(path)), path
+        self.reset_viewport()
