@@ -44,8 +44,11 @@ threads = _threads
 # wakes first accepts, and a burst of keep-alive clients can all land on one worker while
 # the other idles; at 8 clients that cost this CPU-bound service about a third of its
 # throughput (median of paired runs). The price: connections still queued on a worker's
-# socket when it stops (restart, SIGHUP) are reset, and a second instance started by the
-# same user on the same port shares the traffic instead of failing to bind.
+# socket when it stops (restart, SIGHUP) or dies are reset, including a client's instant
+# reconnect after a killed worker reset its connection (RELIABILITY.md measures it; retry
+# idempotent requests after ~0.2 s, or set sysctl net.ipv4.tcp_migrate_req=1, Linux 5.14+,
+# which hands them to another worker's socket); and a second instance started by the same
+# user on the same port shares the traffic instead of failing to bind.
 # GATECAST_REUSE_PORT=0 goes back to one shared socket.
 reuse_port = _reuse_port
 

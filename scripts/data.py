@@ -77,6 +77,8 @@ def _read_table(path: Path, sep: str | None) -> tuple[pd.DataFrame, np.ndarray, 
     """All cells as stripped strings without blank rows, each row's line number, the separator."""
     try:
         raw = path.read_bytes()
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16/32 BOM (its text holds NULs)
+            raise DataError(f"{path}: UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8")
         if b"\x00" in raw:
             raise DataError(f"{path}: looks like a binary file, not a CSV")
         text = raw.decode("utf-8-sig")  # -sig: strip a BOM

@@ -6,7 +6,7 @@ import orjson
 from flask import Flask
 
 from model.export import check_name
-from service import middleware
+from service import middleware, wire_errors
 from service.config import ConfigError, ServiceConfig
 from service.errors import register_error_handlers
 from service.logs import configure_logging
@@ -40,6 +40,9 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     # Werkzeug refuses longer bodies while reading them (413); the before_request hook
     # refuses a too-long Content-Length before reading anything.
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    # No automatic OPTIONS answers (an empty 200 text/html): OPTIONS gets the JSON 405.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    wire_errors.install()  # under gunicorn: JSON, not HTML, for requests its parser refuses
     metrics = Metrics()
     registry = Registry(cfg.model_dir, listener=metrics)
     snap = registry.refresh()

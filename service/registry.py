@@ -13,16 +13,18 @@ restarts the workers, which rebuilds every registry from scratch.
 A scan builds a new immutable Snapshot and replaces the reference in one assignment.
 Readers never lock: a request keeps the snapshot (and module) it started with, so none
 fails while versions change. Request-supplied names and versions are only ever dict keys
-here; the file paths come from the folder scan, never from a request.
+here; the file paths come from the folder scan, never from a request, and a file whose real
+path (symlinks followed) lies outside the folder is listed as failed, never loaded.
 """
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
-from model.export import SUFFIX, list_checkpoints
+from model.export import NAME_RE, SUFFIX, list_checkpoints
 from service.checkpoint import CheckpointError, LoadedModel, Stamp, load_checkpoint, now_iso
 from service.checkpoint import stamp_of as _stamp_of
 from service.snapshot import Available, Entry, Failed, Snapshot
@@ -98,7 +100,8 @@ class Registry:
                     if isinstance(entry, LoadedModel) and name not in latest:
                         latest[name] = entry
                 versions[name] = entries
-            snap = Snapshot.build(versions, latest, now_iso())
+            unlistable = self._unlistable(found, old)
+            snap = Snapshot.build(versions, latest, now_iso(), unlistable)
             self._snapshot = snap  # the atomic swap
             self._forget_missing(snap)
         self._report(old, snap)
@@ -108,6 +111,9 @@ class Registry:
         self, path: Path, name: str, version: str, prev: Entry | None, wanted: bool
     ) -> Entry:
         """The entry for one file; `wanted`: no newer version of this name has loaded."""
+        if not self._inside(path):
+            reason = "it links outside the model folder; copy the file in instead"
+            return _failure(name, version, path, None, reason, prev)
         try:
             stamp = _stamp_of(path)
         except OSError as err:
@@ -136,6 +142,38 @@ class Registry:
         except CheckpointError as err:
             return _failure(name, version, path, stamp, str(err), prev)
 
+    def _unlistable(self, found: dict[str, list[Path]], old: Snapshot) -> dict[str, Failed]:
+        """Model folders that exist but cannot be listed (no read permission, I/O error).
+
+        list_checkpoints skips a folder it cannot read without a word (Path.glob swallows
+        the error), which would hide the model from /models and the log.
+        """
+        out: dict[str, Failed] = {}
+        try:
+            folders = [f for f in self._root.iterdir() if f.name not in found]
+        except OSError:
+            return out  # the root vanished since list_checkpoints: the next scan says so
+        for folder in folders:
+            if not NAME_RE.match(folder.name):
+                continue
+            try:
+                if not folder.is_dir():
+                    continue
+                with os.scandir(folder):
+                    pass
+            except OSError as err:
+                reason = f"cannot list its folder: {err.strerror or type(err).__name__}"
+                prev = old.unlistable.get(folder.name)
+                out[folder.name] = _failure(folder.name, "", folder, None, reason, prev)
+        return out
+
+    def _inside(self, path: Path) -> bool:
+        """Whether the file, every symlink followed, lies inside the (resolved) model folder."""
+        try:
+            return path.resolve(strict=True).is_relative_to(self._root.resolve(strict=True))
+        except OSError:  # vanished, a broken link or a loop: the stat that follows says so
+            return True
+
     def _forget_missing(self, snap: Snapshot) -> None:
         """Drop cached modules and lazy failures whose file is gone or changed."""
         live = {
@@ -160,6 +198,16 @@ class Registry:
                     model.version,
                     extra={"model": name, "version": model.version},
                 )
+        for failed in new.unlistable.values():
+            if old.unlistable.get(failed.name) is not failed:
+                log.error(
+                    "model %s is not served: %s",
+                    failed.name,
+                    failed.reason,
+                    extra={"model": failed.name},
+                )
+                if self._listener is not None:
+                    self._listener.load_failed(failed.name)
         for failed in new.failures():
             before = old.versions.get(failed.name, {}).get(failed.version)
             if before is not failed and not self._failed_lazily(before, failed):
@@ -192,6 +240,9 @@ class Registry:
             snap = self._snapshot
         entries = snap.versions.get(name)
         if entries is None:
+            folder = snap.unlistable.get(name)
+            if folder is not None:
+                raise LookupFailed("not_loadable", f"model {name!r}: {folder.reason}")
             raise LookupFailed("unknown_model", f"no model named {name!r}")
         if version is None:
             model = snap.latest.get(name)

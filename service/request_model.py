@@ -1,6 +1,7 @@
 """The /forecast request: one pydantic model validates it and documents it in OpenAPI.
 
-Strict mode: `true` is not a number and "1" is not a number. Non-finite numbers (NaN,
+Strict mode: `true` is not a number and "1" is not a number; a whole number written 2.0 is
+the integer 2 (as JSON Schema's `integer` says), 2.5 is no horizon. Non-finite numbers (NaN,
 Infinity, 1e999) and values beyond float32 are rejected with the field that holds them.
 The size limits come from ServiceConfig, so `request_model(cfg)` builds a subclass that
 carries them; the OpenAPI document is generated from that same class.
@@ -8,7 +9,15 @@ carries them; the OpenAPI document is generated from that same class.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from model.intervals import MAX_LEVEL
@@ -36,10 +45,29 @@ ONE_OF_SEQUENCE: JsonDict = {
 }
 
 
+# "Both loc and scale, or neither" for the schema (null counts as absent, as in the check).
+BOTH_OR_NEITHER: JsonDict = {
+    "anyOf": [
+        {"properties": {"loc": {"type": "null"}, "scale": {"type": "null"}}},
+        {
+            "required": ["loc", "scale"],
+            "properties": {"loc": {"type": "number"}, "scale": {"type": "number"}},
+        },
+    ]
+}
+
+
+def _whole(value: Any) -> Any:
+    """2.0 is the integer 2, as in JSON Schema's `integer`; 2.5, "2" and true stay errors."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class StateIn(BaseModel):
     """An LSTM state: per layer, one list of hidden-size numbers; optionally its scaling."""
 
-    model_config = STRICT
+    model_config = ConfigDict(**STRICT, json_schema_extra=BOTH_OR_NEITHER)
 
     h: list[list[Number]] = Field(description="Short-term memory (hidden state), layers x units.")
     c: list[list[Number]] = Field(description="Long-term memory (cell state), layers x units.")
@@ -106,7 +134,7 @@ def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str,
     """The fields whose limits are configured, as create_model definitions."""
     seq: Any = Annotated[list[Number], Field(min_length=1, max_length=max_len)]
     batch: Any = Annotated[list[seq], Field(min_length=1, max_length=max_batch)]
-    steps: Any = Annotated[int, Field(ge=1, le=max_horizon)]
+    steps: Any = Annotated[int, Field(ge=1, le=max_horizon), BeforeValidator(_whole)]
     return {
         "sequence": (
             seq | None,

@@ -118,6 +118,10 @@ class ModelInfo(BaseModel):
     status: Literal["loaded", "failed"]
     latest: str | None
     versions: list[VersionInfo]
+    reason: str | None = Field(
+        default=None,
+        description="Set when the model's folder cannot be listed (then versions is empty).",
+    )
 
 
 class ModelList(BaseModel):

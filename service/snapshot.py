@@ -1,7 +1,7 @@
 """What the registry knows at one moment: an immutable map of names and versions."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -49,14 +49,22 @@ class Snapshot:
     # name -> the newest version that loaded: what a request without "version" gets.
     latest: Mapping[str, LoadedModel]
     taken_at: str
+    # name -> why a model folder could not be listed (version ""): e.g. no read permission.
+    # Its versions are unknown, so the name has no entry in `versions`.
+    unlistable: Mapping[str, Failed] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def build(
-        cls, versions: dict[str, dict[str, Entry]], latest: dict[str, LoadedModel], taken_at: str
+        cls,
+        versions: dict[str, dict[str, Entry]],
+        latest: dict[str, LoadedModel],
+        taken_at: str,
+        unlistable: dict[str, Failed] | None = None,
     ) -> "Snapshot":
         """Freeze plain dicts into read-only views."""
         frozen = {name: MappingProxyType(dict(v)) for name, v in versions.items()}
-        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), taken_at)
+        folders = MappingProxyType(dict(unlistable or {}))
+        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), taken_at, folders)
 
     @classmethod
     def empty(cls) -> "Snapshot":

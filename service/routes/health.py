@@ -19,11 +19,10 @@ def readyz() -> Response:
     """200 when at least one model can be served, else 503 with the reason."""
     snap = get_state().registry.snapshot
     if not snap.latest:
-        failed = len(snap.failures())
-        reason = (
-            f"no model is loaded: {failed} checkpoint(s) failed to load"
-            if failed
-            else "no model is loaded: no checkpoints found in the model folder"
-        )
-        raise ApiError(503, "not_ready", reason)
+        failed, unlistable = len(snap.failures()), len(snap.unlistable)
+        causes = [f"{failed} checkpoint(s) failed to load"] if failed else []
+        if unlistable:
+            causes.append(f"{unlistable} model folder(s) cannot be listed")
+        found = "; ".join(causes) or "no checkpoints found in the model folder"
+        raise ApiError(503, "not_ready", f"no model is loaded: {found}")
     return json_response({"status": "ready", "models": len(snap.latest)})

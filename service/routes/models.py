@@ -58,12 +58,21 @@ def model_info(registry: Registry, snap: Snapshot, name: str) -> ModelInfo:
     )
 
 
+def unlistable_info(failed: Failed) -> ModelInfo:
+    """A model whose folder cannot be listed: failed, no versions, and why."""
+    return ModelInfo(
+        name=failed.name, status="failed", latest=None, versions=[], reason=failed.reason
+    )
+
+
 @bp.get("/models")
 def list_models() -> Response:
-    """Every model and version."""
+    """Every model and version, and model folders that cannot be listed."""
     registry = get_state().registry
     snap = registry.snapshot
-    listing = ModelList(models=[model_info(registry, snap, name) for name in snap.versions])
+    infos = [model_info(registry, snap, name) for name in snap.versions]
+    infos += [unlistable_info(failed) for failed in snap.unlistable.values()]
+    listing = ModelList(models=sorted(infos, key=lambda info: info.name))
     return json_response(listing.model_dump(mode="json"))
 
 
@@ -72,6 +81,8 @@ def show_model(name: str) -> Response:
     """One model; the name is only looked up in memory."""
     registry = get_state().registry
     snap = registry.snapshot
+    if name in snap.unlistable:
+        return json_response(unlistable_info(snap.unlistable[name]).model_dump(mode="json"))
     if name not in snap.versions:
         raise ApiError(404, "unknown_model", f"no model named {name!r}", "name")
     return json_response(model_info(registry, snap, name).model_dump(mode="json"))

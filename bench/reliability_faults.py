@@ -1,0 +1,192 @@
+"""Fault scenario: broken checkpoints in the model folder, next to a good one.
+
+The permission cases need a server that file permissions apply to. As root they do not
+(CAP_DAC_OVERRIDE), and the interpreter under /root cannot be run by another user here, so
+`drop_file_caps()` gives the command prefix that starts gunicorn as root *without* the two
+capabilities that bypass permission checks (setpriv, util-linux); the kernel then checks
+mode bits for it like for anyone else.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.reliability_client import get_json
+from model.export import TEMP_PREFIX, load, new_version
+from tests.server import Running
+
+DROP = "-dac_override,-dac_read_search"
+
+
+def drop_file_caps() -> tuple[str, ...] | None:
+    """A command prefix under which file permissions apply; () when not root; None if
+    impossible (no setpriv, or not allowed to change the capability bounding set)."""
+    if os.geteuid() != 0:
+        return ()
+    prefix = ("setpriv", "--bounding-set", DROP, "--inh-caps", DROP)
+    probe = Path("/proc/self/status")  # readable by anyone: a smoke test of setpriv itself
+    try:
+        done = subprocess.run([*prefix, "cat", str(probe)], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if done.returncode == 0 else None
+
+
+def _version_file(folder: Path) -> Path:
+    """A new version's path in folder (created), newer than any before."""
+    folder.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.001)  # microsecond versions: one newer than the last
+    return folder / f"{new_version()}.pt"
+
+
+def _rewrite_meta(good: Path, target: Path, change: dict[str, object], drop: str = "") -> None:
+    """A real TorchScript checkpoint whose meta.json is changed."""
+    import torch
+
+    module, meta = load(good)
+    meta = {k: v for k, v in {**meta, **change}.items() if k != drop}
+    torch.jit.save(module, str(target), _extra_files={"meta.json": json.dumps(meta)})
+
+
+def write_broken(root: Path, good: Path, permissions: bool) -> dict[str, str]:
+    """One model folder per kind of damage; name -> a phrase its reason must contain.
+
+    A temporary file (`.tmp-*.part`, what an interrupted writer leaves) gets a folder of its
+    own too, `broken-tempfile`; it must be ignored, so it is not in the returned dict.
+    """
+    import torch
+
+    data = good.read_bytes()
+    cases = {
+        "broken-truncated": "zip archive",
+        "broken-empty": "zip archive",
+        "broken-random": "zip archive",
+        "broken-no-meta": "no meta.json",
+        "broken-other-format": "not a gatecast-checkpoint",
+        "broken-format-version": "format version 99",
+        "broken-missing-keys": "'window' is missing",
+    }
+    _version_file(root / "broken-truncated").write_bytes(data[: len(data) // 2])
+    _version_file(root / "broken-empty").write_bytes(b"")
+    _version_file(root / "broken-random").write_bytes(random.Random(3).randbytes(len(data)))
+    plain = torch.jit.script(torch.nn.Linear(1, 1))
+    torch.jit.save(plain, str(_version_file(root / "broken-no-meta")))
+    _rewrite_meta(good, _version_file(root / "broken-other-format"), {"format": "other"})
+    _rewrite_meta(good, _version_file(root / "broken-format-version"), {"format_version": 99})
+    _rewrite_meta(good, _version_file(root / "broken-missing-keys"), {}, drop="window")
+    tmp = root / "broken-tempfile"
+    tmp.mkdir()
+    (tmp / f"{TEMP_PREFIX}abc123.part").write_bytes(data[: len(data) // 3])
+    if permissions:
+        unreadable = _version_file(root / "broken-unreadable-file")
+        shutil.copyfile(good, unreadable)
+        unreadable.chmod(0)
+        folder = root / "broken-unreadable-folder"
+        shutil.copyfile(good, _version_file(folder))
+        folder.chmod(0)
+        cases["broken-unreadable-file"] = "Permission denied"
+        cases["broken-unreadable-folder"] = "Permission denied"
+    return cases
+
+
+def publish(src: Path, folder: Path) -> Path:
+    """Copy a checkpoint in as a new version, atomically (temporary name, then rename)."""
+    target = _version_file(folder)
+    tmp = folder / f"{TEMP_PREFIX}publish.part"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def ask_all(port: int, path: str, times: int = 8) -> list[tuple[int, object]]:
+    """GET path on fresh connections (each lands on any worker)."""
+    return [get_json(port, path) for _ in range(times)]
+
+
+def failed_lines(log: str) -> dict[str, str]:
+    """Model name -> message of the JSON ERROR lines about checkpoints or folders."""
+    out: dict[str, str] = {}
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("level") == "ERROR" and rec.get("model") and rec.get("logger", "") \
+                .endswith("registry"):  # fmt: skip
+            out[rec["model"]] = rec["msg"]
+    return out
+
+
+@dataclass
+class Broken:
+    """What the service said about each broken model, before and after a good one arrived."""
+
+    expected: dict[str, str]
+    listed: dict[str, str] = field(default_factory=dict)  # name -> reason on /models
+    logged: dict[str, str] = field(default_factory=dict)  # name -> JSON log message
+    unexpected: list[str] = field(default_factory=list)  # names listed that should not be
+    ready_before: list[tuple[int, object]] = field(default_factory=list)
+    ready_after: list[tuple[int, object]] = field(default_factory=list)
+    ready_after_s: float = 0.0  # good model published -> every probe of /readyz said 200
+    good: str = ""  # the good model's version
+    asked: int = 0  # forecasts asked of the good model while a newer broken version sat there
+    served: dict[str, int] = field(default_factory=dict)  # version -> 200s among them
+    listed_after: dict[str, str] = field(default_factory=dict)  # name -> status at the end
+
+
+def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str, str]) -> Broken:
+    """Only broken models first; then a good one, then a truncated newer version of it."""
+    out = Broken(expected)
+    out.ready_before = ask_all(srv.port, "/readyz")
+    _, listing = get_json(srv.port, "/models")
+    for info in listing["models"]:
+        reasons = [v["reason"] for v in info["versions"] if v["status"] == "failed"]
+        reason = info.get("reason") or (reasons[0] if reasons else None)
+        if info["name"] in expected and reason:
+            out.listed[info["name"]] = reason
+        else:
+            out.unexpected.append(info["name"])
+    first = publish(good, root / "good")
+    start = time.monotonic()
+    deadline = start + 60
+    while time.monotonic() < deadline:
+        out.ready_after = ask_all(srv.port, "/readyz")
+        if all(status == 200 for status, _ in out.ready_after):
+            break
+        time.sleep(0.1)
+    out.ready_after_s = time.monotonic() - start
+    out.good = first.stem
+    newer = _version_file(root / "good")
+    newer.write_bytes(good.read_bytes()[:1000])  # looks half-written, at a real version name
+    body = {"model": "good", "sequence": [112.0, 118.0, 132.0, 129.0, 121.0, 135.0]}
+    for _ in range(40):  # a few polls while the newer file fails
+        status, reply = post(srv.port, body)
+        out.asked += 1
+        if status == 200 and isinstance(reply, dict):
+            out.served[reply["version"]] = out.served.get(reply["version"], 0) + 1
+        time.sleep(0.1)
+    _, listing = get_json(srv.port, "/models")
+    out.listed_after = {info["name"]: info["status"] for info in listing["models"]}
+    out.logged = failed_lines(srv.log_text())
+    return out
+
+
+def post(port: int, body: Mapping[str, object]) -> tuple[int, object]:
+    """POST /forecast on a fresh connection."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/forecast", json.dumps(body), {"Content-Type": "application/json"})
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read())
+    finally:
+        conn.close()

@@ -1,0 +1,163 @@
+"""A gunicorn worker SIGKILLed in the middle of a load run, and what its clients lose.
+
+With gthread, every client connection a worker holds carries at most one request, so the
+connections it holds bound the requests it can take down. With reuse_port (one listening
+socket per worker) there is one more way to fail: a client whose connection was just reset
+reconnects at once, and the kernel may still hand the new connection to the dying worker's
+socket, which is closed a moment later. `net.ipv4.tcp_migrate_req=1` makes the kernel move
+such connections to another worker's socket instead; `in_private_netns` runs the scenario in
+a network namespace of its own with that setting, leaving the host's alone.
+
+    python -m bench.reliability_kill MODEL_DIR OUT.json   # used by in_private_netns
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.reliability_client import Figures, Kind, LoadRun, figures, get_json, mixed_kinds
+from bench.reliability_proc import connection_owners, wait_until, workers_ready
+from tests.server import REPO, Running, gunicorn
+
+
+@dataclass(frozen=True)
+class Killed:
+    """A worker SIGKILLed halfway through a load run."""
+
+    load: Figures
+    retries: int
+    killed_pid: int
+    connections: int  # client connections open at the kill (threads not yet done)
+    mapped: int  # of those, seen on a worker (all of them, normally)
+    held: int  # of those, the killed worker's: each carries at most one request
+    in_flight: int  # held connections with a request sent and not answered at the kill
+    failed: int  # requests that got no 200, even after `retries` retries
+    failing_connections: int  # distinct connections with a failed request
+    outside: int  # failed requests on connections the killed worker did not hold
+    replacement: int  # pid of the worker gunicorn started instead (0: none seen)
+    replaced_s: float  # from the kill until the replacement was listed
+    ok_after: int  # 200s that ended after the kill
+    errors: tuple[str, ...]  # the distinct first errors
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Killed":
+        """Back from asdict() and JSON."""
+        return cls(**{**data, "load": Figures(**data["load"]), "errors": tuple(data["errors"])})
+
+
+def kill_worker(
+    srv: Running, kinds: list[Kind], requests: int, concurrency: int, retries: int = 0
+) -> Killed:
+    """SIGKILL the worker holding the most client connections once half the run is done."""
+    workers_ready(srv)
+    run = LoadRun(
+        srv.port, kinds, requests, concurrency, retries=retries, backoff=0.2, shared=True
+    ).start()
+    wait_until(lambda: run.completed() >= requests // 2, timeout=300)
+    pids = sorted(srv.worker_pids())
+    owners: dict[int, int] = {}
+
+    def mapped() -> bool:  # every open connection is seen on a worker
+        owners.update(connection_owners(srv.port, pids))
+        return all(port in owners for port in run.ports if port)
+
+    wait_until(mapped, timeout=60)
+    ports = list(run.ports)
+    victim = max(pids, key=lambda p: sum(o == p for o in owners.values()))
+    held = {t for t, port in enumerate(ports) if owners.get(port) == victim}
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    new: set[int] = set()
+
+    def replaced() -> bool:
+        new.update(srv.worker_pids() - set(pids))
+        return bool(new)
+
+    wait_until(replaced, timeout=120)
+    replaced_s = time.monotonic() - killed_at
+    samples = run.join(timeout=600)
+    failed = [s for s in samples if s.status != 200]
+    return Killed(
+        load=figures(samples, run.finished - run.started),
+        retries=retries,
+        killed_pid=victim,
+        connections=sum(bool(port) for port in ports),
+        mapped=sum(port in owners for port in ports if port),
+        held=len(held),
+        in_flight=sum(s.thread in held and s.start <= killed_at < s.end for s in samples),
+        failed=len(failed),
+        failing_connections=len({s.thread for s in failed}),
+        outside=sum(s.thread not in held for s in failed),
+        replacement=min(new) if new else 0,
+        replaced_s=replaced_s,
+        ok_after=sum(s.status == 200 and s.end > killed_at for s in samples),
+        errors=tuple(sorted({s.error.split(":")[0] for s in samples if s.error})),
+    )
+
+
+def kill_runs(
+    srv: Running, kinds: list[Kind], requests: int, concurrency: int, retries: int, runs: int
+) -> list[Killed]:
+    """`runs` kills in a row on one server (each kills a worker, gunicorn replaces it)."""
+    out = []
+    for _ in range(runs):
+        workers_ready(srv)
+        out.append(kill_worker(srv, kinds, requests, concurrency, retries))
+    return out
+
+
+NETNS_SETUP = 'ip link set lo up && echo 1 > /proc/sys/net/ipv4/tcp_migrate_req && exec "$@"'
+
+
+def netns_usable() -> bool:
+    """Whether a private network namespace can be made (root, unshare, ip, the sysctl)."""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    cmd = ["unshare", "--net", "sh", "-c", NETNS_SETUP, "sh", "true"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def in_private_netns(
+    model_dir: Path, requests: int, concurrency: int, runs: int, env: dict[str, str]
+) -> list[Killed]:
+    """Kill runs in a network namespace of their own with net.ipv4.tcp_migrate_req=1."""
+    with tempfile.TemporaryDirectory(prefix="gatecast-netns-") as tmp:
+        out = Path(tmp) / "killed.json"
+        args = [sys.executable, "-m", "bench.reliability_kill", str(model_dir), str(out),
+                str(requests), str(concurrency), str(runs), json.dumps(env)]  # fmt: skip
+        cmd = ["unshare", "--net", "sh", "-c", NETNS_SETUP, "sh", *args]
+        pyenv = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(cmd, cwd=REPO, env=pyenv, capture_output=True, text=True,
+                              timeout=600 + 60 * runs)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"kill runs in a private netns failed:\n{done.stderr[-3000:]}")
+        return [Killed.from_json(d) for d in json.loads(out.read_text())]
+
+
+def main(argv: list[str]) -> int:
+    """MODEL_DIR OUT REQUESTS CONCURRENCY RUNS ENV_JSON: kill runs, results as JSON."""
+    model_dir, out = Path(argv[0]), Path(argv[1])
+    requests, concurrency, runs = int(argv[2]), int(argv[3]), int(argv[4])
+    env = json.loads(argv[5])
+    with tempfile.TemporaryDirectory(prefix="gatecast-netns-") as tmp:
+        log = Path(tmp) / "gunicorn.log"
+        with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
+            kinds = mixed_kinds(get_json(srv.port, "/models")[1]["models"])
+            results = kill_runs(srv, kinds, requests, concurrency, 0, runs)
+    out.write_text(json.dumps([asdict(r) for r in results]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+"""JSON for the requests gunicorn refuses itself, before the app sees them.
+
+gunicorn's HTTP parser answers malformed requests (a request line over 4094 bytes, a header
+field over 8190, control characters or obsolete folding in a header, two Content-Lengths,
+a bad chunk size...) with a fixed HTML page. install() swaps that page for the service's
+usual error body, {"error": {"code", "message", "field": null}}, with a fresh X-Request-Id;
+the status gunicorn chose is kept. Standard library only; a no-op outside gunicorn.
+"""
+
+import json
+import sys
+import uuid
+from typing import Any
+
+CODES = {
+    400: "bad_http_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    500: "internal",
+    501: "not_implemented",
+}
+
+
+def json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error's signature and job, with a JSON body."""
+    from gunicorn.util import write_nonblock
+
+    code = CODES.get(status_int, "bad_http_request")
+    body = json.dumps({"error": {"code": code, "message": mesg, "field": None}}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Request-Id: {uuid.uuid4().hex}\r\n\r\n"
+    )
+    write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def install() -> bool:
+    """Replace gunicorn's HTML error writer in this process; False when not under gunicorn."""
+    util = sys.modules.get("gunicorn.util")
+    if util is None:
+        return False
+    util.write_error = json_error  # type: ignore[attr-defined]
+    return True
