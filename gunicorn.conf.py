@@ -1,7 +1,7 @@
 """gunicorn settings for gatecast:  gunicorn -c gunicorn.conf.py
 
 Environment: GATECAST_BIND (127.0.0.1:8000), GATECAST_WORKERS (one per usable core, at most
-8), GATECAST_THREADS (4), GATECAST_TIMEOUT (30), GATECAST_REUSE_PORT (1),
+8), GATECAST_THREADS (4), GATECAST_TIMEOUT (30), GATECAST_REUSE_PORT (0),
 GATECAST_CONTROL_SOCKET (unset: no gunicornc socket), plus the app's own GATECAST_* settings
 (service/config.py), which are checked here so that a bad value stops the master at once
 with one clear line instead of every worker failing to boot.
@@ -22,7 +22,7 @@ try:
     _workers = env_int(os.environ, "GATECAST_WORKERS", max(1, min(usable_cores(), 8)))
     _threads = env_int(os.environ, "GATECAST_THREADS", 4)
     _timeout = env_int(os.environ, "GATECAST_TIMEOUT", 30)
-    _reuse_port = env_bool(os.environ, "GATECAST_REUSE_PORT", True)
+    _reuse_port = env_bool(os.environ, "GATECAST_REUSE_PORT", False)
 except ConfigError as _err:
     sys.exit(f"gatecast: {_err}")  # SystemExit: gunicorn prints it and stops
 
@@ -39,17 +39,17 @@ workers = _workers
 # its body slowly (or holds a keep-alive connection) occupies a thread, not the worker.
 worker_class = "gthread"
 threads = _threads
-# One listening socket per worker (SO_REUSEPORT; gunicorn 27 opens one in each worker): the
-# kernel spreads new connections over the workers. With one shared socket, whichever worker
-# wakes first accepts, and a burst of keep-alive clients can all land on one worker while
-# the other idles; at 8 clients that cost this CPU-bound service about a third of its
-# throughput (median of paired runs). The price: connections still queued on a worker's
-# socket when it stops (restart, SIGHUP) or dies are reset, including a client's instant
-# reconnect after a killed worker reset its connection (RELIABILITY.md measures it; retry
-# idempotent requests after ~0.2 s, or set sysctl net.ipv4.tcp_migrate_req=1, Linux 5.14+,
-# which hands them to another worker's socket); and a second instance started by the same
-# user on the same port shares the traffic instead of failing to bind.
-# GATECAST_REUSE_PORT=0 goes back to one shared socket.
+# One listening socket shared by the workers (default), or one per worker with
+# GATECAST_REUSE_PORT=1 (SO_REUSEPORT): then the kernel spreads new connections evenly,
+# where with a shared socket whichever worker wakes first accepts, and a few long-lived
+# keep-alive clients can pile onto one worker (about a quarter of the throughput at 8 ab
+# clients here; BENCHMARKS.md). Off by default because of its price: connections still
+# queued on a worker's own socket when it stops or dies are reset, including a client's
+# instant reconnect after a killed worker reset its connection, so a killed worker can cost
+# more requests than it held (RELIABILITY.md measures it). Turn it on together with sysctl
+# net.ipv4.tcp_migrate_req=1 (Linux 5.14+; docker --sysctl), which hands those connections
+# to another worker's socket. Behind a load balancer that spreads many short connections,
+# the shared socket balances well enough.
 reuse_port = _reuse_port
 
 # Not preloaded: each worker imports torch and loads the models itself, after the fork.

@@ -11,7 +11,7 @@ from functools import partial
 
 import torch
 
-from model.export import script
+from model.export import script, silence_jit_deprecation
 from model.network import GateLSTM, NetworkConfig
 
 
@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=7, help="timing rounds (the median is reported)")
     p.add_argument("--quick", action="store_true", help="few calls, for a smoke run")
     return p
+
+
+silence_jit_deprecation()
 
 
 @torch.jit.script

@@ -158,13 +158,18 @@ def serving(args: argparse.Namespace, root: Path, logs: Path) -> list[Row]:
 def kills(
     args: argparse.Namespace, root: Path, logs: Path, env: dict[str, str], kinds: list[Kind]
 ) -> list[Row]:
-    """A worker SIGKILLed mid-run: reuse_port on (no retry, client retry), tcp_migrate_req,
-    reuse_port off."""
+    """A worker SIGKILLed mid-run: reuse_port off (the default), on (no retry, client retry),
+    on with tcp_migrate_req."""
     rows: list[Row] = []
     n, c, runs = args.kill_requests, args.concurrency, args.kill_runs
-    with gunicorn(root, logs / "kill-on.log", env=env, ready_path="/readyz") as srv:
+    off = {**env, "GATECAST_REUSE_PORT": "0"}
+    with gunicorn(root, logs / "kill-off.log", env=off, ready_path="/readyz") as srv:
+        step("worker kills, reuse_port off (default)")
+        rows += killed_rows(kill_runs(srv, kinds, n, c, 0, runs), "reuse_port off (default)", True)
+    on = {**env, "GATECAST_REUSE_PORT": "1"}
+    with gunicorn(root, logs / "kill-on.log", env=on, ready_path="/readyz") as srv:
         step("worker kills, reuse_port on")
-        rows += killed_rows(kill_runs(srv, kinds, n, c, 0, runs), "reuse_port on (default)", False)
+        rows += killed_rows(kill_runs(srv, kinds, n, c, 0, runs), "reuse_port on", False)
         step("worker kills, reuse_port on, clients retry")
         rows += killed_rows(
             kill_runs(srv, kinds, n, c, 2, runs), "reuse_port on, client retries 2 x 0.2 s", False
@@ -172,13 +177,9 @@ def kills(
     if netns_usable():
         step("worker kills, reuse_port on, tcp_migrate_req=1 (private netns)")
         label = "reuse_port on, net.ipv4.tcp_migrate_req=1"
-        rows += killed_rows(in_private_netns(root, n, c, runs, env), label, True)
+        rows += killed_rows(in_private_netns(root, n, c, runs, on), label, True)
     else:
         rows.append(Row("worker SIGKILL", "tcp_migrate_req runs", "skipped: no private netns"))
-    off = {**env, "GATECAST_REUSE_PORT": "0"}
-    with gunicorn(root, logs / "kill-off.log", env=off, ready_path="/readyz") as srv:
-        step("worker kills, reuse_port off")
-        rows += killed_rows(kill_runs(srv, kinds, n, c, 0, runs), "reuse_port off", True)
     return rows
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.reliability_client import get_json
-from model.export import TEMP_PREFIX, load, new_version
+from model.export import TEMP_PREFIX, load, new_version, silence_jit_deprecation
 from tests.server import Running
 
 DROP = "-dac_override,-dac_read_search"
@@ -51,6 +51,7 @@ def _rewrite_meta(good: Path, target: Path, change: dict[str, object], drop: str
 
     module, meta = load(good)
     meta = {k: v for k, v in {**meta, **change}.items() if k != drop}
+    silence_jit_deprecation()
     torch.jit.save(module, str(target), _extra_files={"meta.json": json.dumps(meta)})
 
 
@@ -75,6 +76,7 @@ def write_broken(root: Path, good: Path, permissions: bool) -> dict[str, str]:
     _version_file(root / "broken-truncated").write_bytes(data[: len(data) // 2])
     _version_file(root / "broken-empty").write_bytes(b"")
     _version_file(root / "broken-random").write_bytes(random.Random(3).randbytes(len(data)))
+    silence_jit_deprecation()
     plain = torch.jit.script(torch.nn.Linear(1, 1))
     torch.jit.save(plain, str(_version_file(root / "broken-no-meta")))
     _rewrite_meta(good, _version_file(root / "broken-other-format"), {"format": "other"})

@@ -30,7 +30,7 @@ TEMP_PREFIX = ".tmp-"  # in-progress writes: hidden, never end in .pt, ignored b
 _JIT_NOTICE = r"`torch\.jit\.\w+` is deprecated"
 
 
-def _quiet_jit() -> None:
+def silence_jit_deprecation() -> None:
     """Silence exactly torch.jit's deprecation notice; TorchScript is still what we ship.
 
     A standing filter for that one message (re-adding it only moves it to the front of the
@@ -65,14 +65,14 @@ def new_version(now: dt.datetime | None = None) -> str:
 
 def script(net: GateLSTM) -> torch.jit.ScriptModule:
     """Compile the network for inference (forward, internals, scale)."""
-    _quiet_jit()
+    silence_jit_deprecation()
     return torch.jit.script(net.eval())
 
 
 def load(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
     """Load a checkpoint and its meta.json; raises ValueError if it is not one of ours."""
     extra = {META_FILE: ""}
-    _quiet_jit()
+    silence_jit_deprecation()
     module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     raw = extra[META_FILE]
     if not raw:
@@ -118,7 +118,7 @@ def save(
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _quiet_jit()
+            silence_jit_deprecation()
             torch.jit.save(
                 module,
                 fh,
