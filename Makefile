@@ -4,16 +4,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_DIR ?= models
-# The CPU build of torch: on these machines pip finds it on local disk. Elsewhere add
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
+# The CPU build of torch: on these machines pip finds it on local disk. Elsewhere pass
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+TORCH_INDEX_URL ?=
 
 .PHONY: setup run train test test-slow lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)" \
+	  $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
