@@ -27,7 +27,7 @@
 # ---------------------------------------------------------------------------------------
 # deps: a virtual environment in /opt/venv with torch (CPU) and every dependency, but no
 # gatecast code, so that it (and the runtime layer copied from it, about 1 GB) is rebuilt
-# and pushed only when pyproject.toml, README.md or the torch version change.
+# and pushed only when pyproject.toml or the torch version change.
 # (Literal base image names: the FROM lines are not ARG-expanded, so every builder,
 # including the podman stand-in used by scripts/container_smoke.sh, resolves them.)
 FROM python:3.11-slim AS deps
@@ -62,12 +62,13 @@ RUN set -eu; \
     echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
 
 # The dependencies: with no package folders copied yet, `pip install .` installs every
-# dependency plus an empty gatecast (README.md is the package's readme, so setuptools
-# needs it). Then bytecode for the heavy imports that training and serving share; the
-# build stage's warm-up adds the rest. /opt/deps.stamp marks where this stage ends.
+# dependency plus an empty gatecast (setuptools needs the package's readme: a stand-in, so
+# that editing README.md does not rebuild this layer). Then bytecode for the heavy imports
+# that training and serving share; the build stage's warm-up adds the rest.
+# /opt/deps.stamp marks where this stage ends.
 WORKDIR /src
-COPY pyproject.toml README.md ./
-RUN pip install --no-compile --find-links /wheelhouse --constraint /opt/torch-constraint.txt . \
+COPY pyproject.toml ./
+RUN echo "# gatecast" > README.md && pip install --no-compile --find-links /wheelhouse --constraint /opt/torch-constraint.txt . \
     && pip check \
     && python -c "import torch; assert torch.version.cuda is None, torch.__version__; print('torch', torch.__version__, 'CPU build')" \
     && PYTHONDONTWRITEBYTECODE= MPLBACKEND=Agg python -c "import torch, lightning, pandas, \

@@ -24,7 +24,8 @@ import tempfile
 from pathlib import Path
 
 from bench.serve_client import Result, Runner, have_ab, run_ab, run_python
-from bench.serve_server import REPO, Gunicorn, ensure_model, forward_time_us
+from bench.serve_server import REPO, ensure_model, forward_time_us
+from tests.server import gunicorn
 
 HEALTH = "healthz"
 
@@ -257,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_model(model_dir, args.name, args.window, args.hidden, args.layers, args.epochs)
         forward_us = forward_time_us(model_dir, args.name, args.window)
         loads = [load_average()]
-        with Gunicorn(model_dir, Path(tmp) / "gunicorn.log", args.workers, args.threads) as srv:
+        env = {"GATECAST_WORKERS": str(args.workers), "GATECAST_THREADS": str(args.threads)}
+        log = Path(tmp) / "gunicorn.log"
+        with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
             results = measure(args, srv.url, run, levels)
         loads.append(load_average())
     text = report(results, args, client, (loads[0], loads[1]), forward_us)

@@ -1,25 +1,13 @@
 """The benchmark's server side: a model of the right shape, and a real gunicorn to run it."""
 
 import math
-import os
 import random
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def synthetic_csv(path: Path, points: int = 2000, seed: int = 0) -> Path:
@@ -123,60 +111,3 @@ def forward_time_us(model_dir: Path, name: str, window: int, calls: int = 500) -
                 module.forward(x, 1, None, None)
             blocks.append((time.perf_counter() - start) / (calls // 5) * 1e6)
     return statistics.median(blocks)
-
-
-class Gunicorn:
-    """gunicorn -c gunicorn.conf.py on a free loopback port, as a context manager."""
-
-    def __init__(self, model_dir: Path, log: Path, workers: int, threads: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
-        }
-        env.update(
-            GATECAST_BIND=f"127.0.0.1:{self.port}",
-            GATECAST_MODEL_DIR=str(model_dir),
-            GATECAST_WORKERS=str(workers),
-            GATECAST_THREADS=str(threads),
-            GATECAST_POLL_SECONDS="0",
-        )
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> "Gunicorn":
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"gunicorn not ready in 120 s; see {self.log}")
-
-    def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)

@@ -112,8 +112,7 @@ class GateLSTM(nn.Module):
         if loc is not None or scale is not None:
             raise ValueError("give both loc and scale, or neither")
         if self.norm_mode == 2:
-            loc = x.mean(dim=1, keepdim=True)  # (B, 1)
-            spread = (x - loc).square().mean(dim=1, keepdim=True).sqrt()  # (B, 1)
+            spread, loc = torch.std_mean(x, dim=1, correction=0, keepdim=True)  # (B, 1) each
             return loc, torch.maximum(spread, self.floor_abs + self.floor_rel * loc.abs())
         if self.norm_mode == 1:
             return self.global_loc.expand(b, 1), self.global_scale.expand(b, 1)
@@ -241,8 +240,14 @@ class GateLSTM(nn.Module):
             params = flat[4 * layer : 4 * layer + 4]
             state = (h0_[layer : layer + 1], c0_[layer : layer + 1])  # (1, B, H)
             out, h_n, c_n = torch.lstm(inp, state, params, True, 1, 0.0, False, False, True)
-            h_prev = torch.cat([state[0].transpose(0, 1), out[:, :-1]], dim=1)  # (B, T, H)
-            pre = self.preactivations(inp.reshape(b * t, -1), h_prev.reshape(b * t, hs), layer)
+            w_ih, w_hh = flat[4 * layer], flat[4 * layer + 1]  # (4H, I), (4H, H)
+            bias = flat[4 * layer + 2] + flat[4 * layer + 3]  # (4H,)
+            # All steps' input terms in one product, then each step's recurrent term from the
+            # previous step's hidden state (the initial state for the first step), in place.
+            pre = torch.addmm(bias, inp.reshape(b * t, -1), w_ih.t()).view(b, t, 4 * hs)
+            pre[:, 0].addmm_(state[0][0], w_hh.t())
+            if t > 1:
+                pre[:, 1:].baddbmm_(out[:, :-1], w_hh.t().expand(b, hs, 4 * hs))
             pre = pre.view(b, t, 4, hs).transpose(1, 2)  # (B, 4, T, H)
             dst = seen[:, layer]  # (B, 6, T, H)
             activate(pre, dst)

@@ -10,6 +10,7 @@ start it from a thread that outlives the block (the main thread, as fixtures are
 
 import contextlib
 import ctypes
+import http.client
 import json
 import os
 import signal
@@ -57,6 +58,36 @@ class Running:
     def log_text(self) -> str:
         """Everything gunicorn and the app wrote so far (stdout and stderr)."""
         return self.log.read_text(errors="replace")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        conn: http.client.HTTPConnection | None = None,
+        key: str | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """One request with an optional JSON body and bearer key: status, parsed body, headers.
+
+        The body is parsed as JSON when the response says so, else returned as text. Give
+        `conn` to reuse a keep-alive connection (the caller closes it).
+        """
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+            ctype = r.getheader("Content-Type", "")
+            parsed = json.loads(raw) if ctype.startswith("application/json") else raw.decode()
+            return r.status, parsed, dict(r.getheaders())
+        finally:
+            if own:
+                conn.close()
 
 
 def server_env(model_dir: Path, port: int, overrides: Mapping[str, str]) -> dict[str, str]:

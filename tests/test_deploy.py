@@ -141,10 +141,9 @@ def test_dockerfile_installs_cpu_torch_then_dependencies_then_the_project() -> N
     (deps,) = [r for r in args_of(deps_stage, "RUN") if re.search(r"pip install\b.* \.\s", r)]
     assert "--constraint /opt/torch-constraint.txt" in deps
     assert "pip check" in deps
-    assert args_of(deps_stage, "COPY") == [
-        "wheelhouse/ /wheelhouse/",
-        "pyproject.toml README.md ./",
-    ]
+    # the README is a stand-in here, so editing it does not rebuild the 1 GB layer
+    assert args_of(deps_stage, "COPY") == ["wheelhouse/ /wheelhouse/", "pyproject.toml ./"]
+    assert deps.startswith('echo "# gatecast" > README.md && pip install')
     assert deps.rstrip().endswith("touch /opt/deps.stamp")
     # ... then the code, non-editable, without touching the dependencies
     project = "pip install --no-compile --no-deps --force-reinstall . && pip check"

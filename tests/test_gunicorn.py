@@ -5,10 +5,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,91 +13,9 @@ from pathlib import Path
 import pytest
 
 from model.export import list_checkpoints
+from tests.server import Running, gunicorn
 
-REPO = Path(__file__).resolve().parents[1]
 SEQUENCE = [float(k % 7) for k in range(24)]
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A gunicorn master started from the repository's config, with its log in a file."""
-
-    def __init__(self, model_dir: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        clean = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
-        }
-        clean.update(
-            GATECAST_BIND=f"127.0.0.1:{self.port}",
-            GATECAST_MODEL_DIR=str(model_dir),
-            GATECAST_WORKERS="2",
-            GATECAST_POLL_SECONDS="1",
-            **env,
-        )
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-                cwd=REPO,
-                env=clean,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: dict | None = None,
-        conn: http.client.HTTPConnection | None = None,
-    ) -> tuple[int, dict | str, dict]:
-        """One request; returns status, parsed body and headers."""
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            headers = {"Content-Type": "application/json"} if data else {}
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            raw = r.read()
-            ctype = r.getheader("Content-Type", "")
-            parsed = json.loads(raw) if ctype.startswith("application/json") else raw.decode()
-            return r.status, parsed, dict(r.getheaders())
-        finally:
-            if own:
-                conn.close()
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        """Until /readyz answers 200 (workers import torch and load models first)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()}")
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"gunicorn not ready in {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +27,17 @@ def models(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(models: Path) -> Iterator[Server]:
+def server(models: Path) -> Iterator[Running]:
     """gunicorn with 2 workers polling the model folder every second (one per module)."""
-    srv = Server(models, models.parent / "gunicorn.log")
-    try:
-        srv.wait_ready()
+    env = {"GATECAST_POLL_SECONDS": "1"}
+    with gunicorn(models, models.parent / "gunicorn.log", env=env, ready_path="/readyz") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 class Load:
     """A few threads sending /forecast requests until stopped (bounded per thread)."""
 
-    def __init__(self, server: Server, threads: int, limit: int = 3000) -> None:
+    def __init__(self, server: Running, threads: int, limit: int = 3000) -> None:
         self.server, self.limit = server, limit
         self.results: list[tuple[float, int, str]] = []  # (time, status, version)
         self.failures: list[str] = []
@@ -185,7 +96,7 @@ def metric(text: str, pattern: str) -> float:
 
 
 def test_version_swap_under_load_without_a_failed_request(
-    server: Server, models: Path, publish_copy
+    server: Running, models: Path, publish_copy
 ) -> None:
     old = list_checkpoints(models)["tiny"][-1].stem
     served = r'gatecast_requests_total\{endpoint="/forecast",model="tiny",status="200"'
@@ -211,7 +122,7 @@ def test_version_swap_under_load_without_a_failed_request(
     assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-Id"])
 
 
-def test_body_limit_over_real_http(server: Server) -> None:
+def test_body_limit_over_real_http(server: Running) -> None:
     """413 for a body above 2 MiB, declared by Content-Length or sent chunked."""
     # Declared too long: refused on the headers alone, before any body is sent.
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -243,19 +154,20 @@ def test_body_limit_over_real_http(server: Server) -> None:
 def test_bad_environment_stops_gunicorn_with_one_clear_line(
     tmp_path: Path, model_dir: Path
 ) -> None:
-    srv = Server(model_dir, tmp_path / "bad.log", GATECAST_MAX_BATCH="lots")
-    try:
-        assert srv.proc.wait(60) != 0
-    finally:
-        srv.stop()
-    log = srv.log.read_text()
-    assert "GATECAST_MAX_BATCH='lots' is not an integer" in log
-    assert "Traceback" not in log
+    log = tmp_path / "bad.log"
+    with (
+        pytest.raises(AssertionError, match="gunicorn exited early"),
+        gunicorn(model_dir, log, env={"GATECAST_MAX_BATCH": "lots"}, timeout=60),
+    ):
+        pass
+    text = log.read_text()
+    assert "GATECAST_MAX_BATCH='lots' is not an integer" in text
+    assert "Traceback" not in text
 
 
 @pytest.mark.slow
 def test_many_swaps_broken_files_and_rollback_under_heavier_load(
-    server: Server, models: Path, publish_copy
+    server: Running, models: Path, publish_copy
 ) -> None:
     load = Load(server, threads=6, limit=20000)
     folder = models / "tiny"

@@ -4,8 +4,11 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
 
 from service import ServiceConfig, create_app
+from service.errors import ApiError
+from service.inference import _finish
 
 JSON = "application/json"
 
@@ -129,10 +132,16 @@ def test_interval_needs_residual_quantiles(client) -> None:
     assert err["field"] == "interval" and "quantiles" in err["message"]
 
 
-def test_overflowing_values_are_refused_not_answered_with_nan(client) -> None:
-    r = client.post("/forecast", json={"model": "tiny", "sequence": [1e30, -1e30, 3e30]})
-    err = error_of(r, 400)
-    assert err["field"] == "sequence" and "finite" in err["message"]
+def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
+    """A forecast that overflows float32 is a 400 naming the input, never NaN or inf in JSON."""
+    x = torch.tensor([[3.0e38, -3.0e38, 3.0e38]])
+    state = torch.zeros(1, 1, 4)
+    for bad in (float("inf"), float("nan")):
+        outputs = (torch.tensor([[1.0, bad]]), state, state)
+        with pytest.raises(ApiError) as info:
+            _finish(x, outputs, "none", None, False, None)
+        assert info.value.status == 400 and info.value.field == "sequence"
+        assert "not finite" in str(info.value)
 
 
 def test_unknown_model_and_version(client) -> None:

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.server import Running, gunicorn
+
 if TYPE_CHECKING:  # selenium is imported lazily: without it, collection must still work
     from selenium.webdriver import Chrome
 
-    from tests.e2e.live import Explorer, LiveServer
+    from tests.e2e.live import Explorer
 
 BROWSER_FILES = (Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"))
 
@@ -31,18 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(
-    model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator["LiveServer"]:
+def live_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The real service (gunicorn, one worker) on the session's models, no API keys."""
-    from tests.e2e.live import LiveServer
-
-    server = LiveServer(model_dir, tmp_path_factory.mktemp("live") / "gunicorn.log")
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    log = tmp_path_factory.mktemp("live") / "gunicorn.log"
+    with gunicorn(model_dir, log, env={"GATECAST_WORKERS": "1"}, ready_path="/readyz") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +53,11 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Chrome"]:
 
 
 @pytest.fixture
-def explorer(driver: "Chrome", live_server: "LiveServer") -> Iterator["Explorer"]:
+def explorer(driver: "Chrome", live_server: Running) -> Iterator["Explorer"]:
     """The page, freshly loaded at 1280x800 with an empty browser log."""
     from tests.e2e.live import Explorer
 
-    page = Explorer(driver, live_server.url)
+    page = Explorer(driver, live_server.url + "/")
     page.reset_viewport()
     driver.get_log("browser")  # drop what earlier tests logged
     page.open()

@@ -1,12 +1,5 @@
-"""The pieces the browser tests drive: gunicorn on loopback, headless Chromium, the page."""
+"""The pieces the browser tests drive: headless Chromium and the page (gunicorn: tests.server)."""
 
-import http.client
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,82 +27,6 @@ FLAGS = (
     "--window-size=1280,800",
 )
 WAIT = 30  # seconds: the machine is shared, be patient
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    """gunicorn -c gunicorn.conf.py on a free loopback port, its log in a file."""
-
-    def __init__(self, model_dir: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        clean = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("GATECAST_") and k != "PROMETHEUS_MULTIPROC_DIR"
-        }
-        clean.update(
-            GATECAST_BIND=f"127.0.0.1:{self.port}",
-            GATECAST_MODEL_DIR=str(model_dir),
-            GATECAST_WORKERS="1",
-            GATECAST_POLL_SECONDS="0",
-            **env,
-        )
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-                cwd=REPO,
-                env=clean,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def api(
-        self, method: str, path: str, body: Any = None, key: str | None = None
-    ) -> tuple[int, Any]:
-        """One request to the API itself; returns the status and the parsed JSON."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            return r.status, json.loads(r.read())
-        finally:
-            conn.close()
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        """Until /readyz answers 200 (the worker imports torch and loads models first)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()}")
-            try:
-                if self.api("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"gunicorn not ready in {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def chromium(user_data_dir: Path) -> Chrome:

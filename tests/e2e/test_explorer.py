@@ -12,7 +12,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from tests.e2e.live import REPO, Explorer, LiveServer
+from tests.e2e.live import REPO, Explorer
+from tests.server import Running, gunicorn
 
 pytestmark = pytest.mark.browser
 
@@ -56,9 +57,9 @@ def run(page: Explorer, model: str, sequence: str, horizon: str, interval: str |
     page.forecast()
 
 
-def api_forecast(server: LiveServer, key: str | None = None, **body: Any) -> dict:
+def api_forecast(server: Running, key: str | None = None, **body: Any) -> dict:
     """The same request, sent straight to the API."""
-    status, reply = server.api("POST", "/forecast", {"internals": "all", **body}, key)
+    status, reply, _ = server.request("POST", "/forecast", {"internals": "all", **body}, key=key)
     assert status == 200, reply
     return reply
 
@@ -69,7 +70,7 @@ def plot_values(page: Explorer, figure: str, series: str | None = None) -> list[
     return page.floats(f"{figure} circle.point{pick}")
 
 
-def test_two_layer_forecast_shows_the_api_values(explorer: Explorer, live_server: LiveServer):
+def test_two_layer_forecast_shows_the_api_values(explorer: Explorer, live_server: Running):
     run(explorer, "tiny", typed(SEQ), "3", "0.9")
     assert explorer.error() == ""
     expected = api_forecast(live_server, model="tiny", sequence=SEQ, horizon=3, interval=0.9)
@@ -143,7 +144,7 @@ def check_step(page: Explorer, layers: list[dict], step: int, steps: int, observ
     assert page.find("#step").get_attribute("aria-valuetext") == said
 
 
-def test_step_slider_moves_by_keyboard(explorer: Explorer, live_server: LiveServer):
+def test_step_slider_moves_by_keyboard(explorer: Explorer, live_server: Running):
     run(explorer, "tiny", typed(SEQ), "4")
     layers = api_forecast(live_server, model="tiny", sequence=SEQ, horizon=4, interval=0.9)[
         "internals"
@@ -162,7 +163,7 @@ def test_step_slider_moves_by_keyboard(explorer: Explorer, live_server: LiveServ
     check_step(explorer, layers, 21, 23, 20)
 
 
-def test_heatmap_cells_by_keyboard(explorer: Explorer, live_server: LiveServer):
+def test_heatmap_cells_by_keyboard(explorer: Explorer, live_server: Running):
     run(explorer, "tiny", typed(SEQ), "2")
     layers = api_forecast(live_server, model="tiny", sequence=SEQ, horizon=2, interval=0.9)[
         "internals"
@@ -192,7 +193,7 @@ def test_heatmap_cells_by_keyboard(explorer: Explorer, live_server: LiveServer):
     assert [r.text for r in focus_rows] == ["3", "3"]  # unit 3 marked in both layers' tables
 
 
-def test_refused_requests_show_the_api_message(explorer: Explorer, live_server: LiveServer):
+def test_refused_requests_show_the_api_message(explorer: Explorer, live_server: Running):
     explorer.choose_model("tiny")
     zeros = [[0] * 8, [0] * 8]
     cases: list[tuple[str, str, str, dict[str, Any]]] = [
@@ -212,7 +213,7 @@ def test_refused_requests_show_the_api_message(explorer: Explorer, live_server: 
         explorer.fill("#horizon", horizon)
         explorer.fill("#state-c-matrix", cell)
         explorer.forecast()
-        status, reply = live_server.api(
+        status, reply, _ = live_server.request(
             "POST", "/forecast", {"model": "tiny", "interval": 0.9, **body}
         )
         assert status == 400
@@ -228,7 +229,7 @@ def test_refused_requests_show_the_api_message(explorer: Explorer, live_server: 
     assert explorer.error() == "" and explorer.find("#output").is_displayed()
 
 
-def test_article_cell_replays_the_worked_example(explorer: Explorer, live_server: LiveServer):
+def test_article_cell_replays_the_worked_example(explorer: Explorer, live_server: Running):
     explorer.choose_model("article-cell")
     assert explorer.find("#interval").get_attribute("disabled") is not None  # no interval data
     explorer.find("#state-box summary").click()
@@ -378,19 +379,16 @@ def test_csv_upload_puts_time_on_the_x_axis(explorer: Explorer, tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
-def keyed_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def keyed_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The service with an API key configured."""
     log = tmp_path_factory.mktemp("keyed") / "gunicorn.log"
-    server = LiveServer(model_dir, log, GATECAST_API_KEYS=KEY)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    env = {"GATECAST_WORKERS": "1", "GATECAST_API_KEYS": KEY}
+    with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
+        yield srv
 
 
-def test_api_key_field_when_the_server_has_keys(driver: Chrome, keyed_server: LiveServer):
-    page = Explorer(driver, keyed_server.url)
+def test_api_key_field_when_the_server_has_keys(driver: Chrome, keyed_server: Running):
+    page = Explorer(driver, keyed_server.url + "/")
     page.reset_viewport()
     page.open(wait_for_models=False)
     page.wait(lambda d: page.error() != "")
