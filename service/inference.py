@@ -137,6 +137,17 @@ def predict(
     return [p for p in out if p is not None]
 
 
+def _require_finite(values: np.ndarray, what: str, batch: int) -> None:
+    """A 400 naming the request field when `values` overflowed to inf or NaN."""
+    if not np.isfinite(values).all():
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"the {what} is not finite: the values overflow the model's float32 arithmetic",
+            "sequences" if batch > 1 else "sequence",
+        )
+
+
 def _finish(
     x: torch.Tensor,
     outputs: tuple[torch.Tensor, ...],
@@ -157,21 +168,18 @@ def _finish(
         if internals == "last":
             gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
     f = forecast.numpy()
-    if not np.isfinite(f).all():
-        raise ApiError(
-            400,
-            "invalid_request",
-            "the forecast is not finite: the values overflow the model's float32 arithmetic",
-            "sequences" if x.size(0) > 1 else "sequence",
-        )
+    _require_finite(f, "forecast", x.size(0))
     lower = upper = None
     loc = spread = None
     if stats is not None:
         loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
     if offsets is not None and spread is not None:
-        scale = spread[:, None]  # (G, 1) raw units per scaled unit
-        lower = f + offsets[0][None, :] * scale
+        # float64: a forecast near float32's limit plus a wide offset must not become inf.
+        scale = spread[:, None].astype(np.float64)  # (G, 1) raw units per scaled unit
+        lower = f + offsets[0][None, :] * scale  # (G, horizon)
         upper = f + offsets[1][None, :] * scale
+        _require_finite(lower, "interval", x.size(0))
+        _require_finite(upper, "interval", x.size(0))
     g = gates.numpy() if gates is not None else None
     hb = h_t.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
     cb = c_t.transpose(0, 1).contiguous().numpy() if return_state else None

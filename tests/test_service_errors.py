@@ -144,6 +144,21 @@ def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
         assert "not finite" in str(info.value)
 
 
+def test_interval_near_float32_limit_is_finite_or_refused(client) -> None:
+    """Bounds of a forecast near float32's limit never reach JSON as null (inf)."""
+    big = [3.0e38, -3.0e38, 2.7e38, -3.4e38, 1.5e38, 3.4e38]
+    r = client.post(
+        "/forecast", json={"model": "tiny", "sequence": big, "horizon": 8, "interval": 0.95}
+    )
+    if r.status_code == 200:
+        band = r.get_json()["interval"]
+        values = band["lower"] + band["upper"]
+        assert len(values) == 16 and all(isinstance(v, float) for v in values)
+        assert all(lo <= hi for lo, hi in zip(band["lower"], band["upper"], strict=True))
+    else:
+        assert "not finite" in error_of(r, 400)["message"]
+
+
 def test_unknown_model_and_version(client) -> None:
     err = error_of(client.post("/forecast", json={"model": "nope", "sequence": [1]}), 404)
     assert err == {"code": "unknown_model", "message": "no model named 'nope'", "field": "model"}
