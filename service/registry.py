@@ -2,7 +2,7 @@
 
 Which versions are in memory: the newest loadable version of each name is loaded at each
 scan (falling back to older ones while newer ones fail). Older versions are listed and
-loaded only when a request names them, into a small LRU cache (CACHE_SIZE per worker), so
+loaded only when a request names them, into a small LRU cache (service.version_cache), so
 a folder that gathers hundreds of retrained versions costs neither memory nor start-up time.
 
 How new versions arrive without a restart: `refresh()` rescans the folder; a daemon thread
@@ -20,7 +20,6 @@ path (symlinks followed) lies outside the folder is listed as failed, never load
 import logging
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -28,10 +27,9 @@ from model.export import NAME_RE, SUFFIX, list_checkpoints
 from service.checkpoint import CheckpointError, LoadedModel, Stamp, load_checkpoint, now_iso
 from service.checkpoint import stamp_of as _stamp_of
 from service.snapshot import Available, Entry, Failed, Snapshot
+from service.version_cache import VersionCache
 
 log = logging.getLogger("gatecast.registry")
-
-CACHE_SIZE = 4  # older versions kept in memory per worker after a request asked for them
 
 
 class RegistryListener(Protocol):
@@ -61,9 +59,7 @@ class Registry:
         self._listener = listener
         self._snapshot = Snapshot.empty()
         self._refresh_lock = threading.Lock()  # one scan at a time (poller and callers)
-        self._cache_lock = threading.Lock()  # guards the lazy cache and its failures
-        self._cache: OrderedDict[tuple[str, str, Stamp], LoadedModel] = OrderedDict()
-        self._lazy_failed: dict[tuple[str, str, Stamp], Failed] = {}
+        self._cache = VersionCache()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -125,16 +121,16 @@ class Registry:
             if isinstance(prev, LoadedModel):
                 if wanted:
                     return prev
-                self._cache_put(prev)  # superseded: requests pinned to it still find it
+                self._cache.put(prev)  # superseded: requests pinned to it still find it
                 return Available(name, version, path, stamp, prev.meta)
-            failed = self._lazy_failed.get((name, version, stamp))
+            failed = self._cache.failure((name, version, stamp))
             if failed is not None:
                 return failed
             if not wanted:
                 return prev
         if not wanted:
             return Available(name, version, path, stamp)
-        cached = self._cache_take(name, version, stamp)
+        cached = self._cache.take((name, version, stamp))
         if cached is not None:
             return cached
         try:
@@ -182,11 +178,7 @@ class Registry:
             for e in v.values()
             if e.stamp is not None
         }
-        with self._cache_lock:
-            for key in [k for k in self._cache if k not in live]:
-                del self._cache[key]
-            for key in [k for k in self._lazy_failed if k not in live]:
-                del self._lazy_failed[key]
+        self._cache.forget_except(live)
 
     def _report(self, old: Snapshot, new: Snapshot) -> None:
         """Log what changed and tell the listener."""
@@ -211,15 +203,7 @@ class Registry:
         for failed in new.failures():
             before = old.versions.get(failed.name, {}).get(failed.version)
             if before is not failed and not self._failed_lazily(before, failed):
-                log.error(
-                    "checkpoint %s/%s failed to load: %s",
-                    failed.name,
-                    failed.version,
-                    failed.reason,
-                    extra={"model": failed.name, "version": failed.version},
-                )
-                if self._listener is not None:
-                    self._listener.load_failed(failed.name)
+                self._log_failure(failed)
         if self._listener is not None:
             self._listener.models_loaded(len(new.latest))
 
@@ -227,8 +211,7 @@ class Registry:
         """Whether this failure was already reported when a request tried to load it."""
         if not isinstance(before, Available):
             return False
-        with self._cache_lock:
-            return self._lazy_failed.get((before.name, before.version, before.stamp)) is failed
+        return self._cache.failure((before.name, before.version, before.stamp)) is failed
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -258,65 +241,30 @@ class Registry:
             )
         if isinstance(entry, LoadedModel):
             return entry
-        return self._load_lazily(entry)
+        loaded = self._cache.load(entry, self._log_failure)
+        if isinstance(loaded, Failed):
+            raise LookupFailed(
+                "not_loadable", f"version {version!r} failed to load: {loaded.reason}"
+            )
+        return loaded
 
     def loaded_or_failed(self, entry: Entry) -> LoadedModel | Failed | None:
         """For listings: the loaded model or failure behind an entry, None if not in memory."""
         if not isinstance(entry, Available):
             return entry
-        key = (entry.name, entry.version, entry.stamp)
-        with self._cache_lock:
-            return self._cache.get(key) or self._lazy_failed.get(key)
+        return self._cache.peek((entry.name, entry.version, entry.stamp))
 
-    def _load_lazily(self, entry: Available) -> LoadedModel:
-        """Load an older version on demand (one load at a time per worker)."""
-        key = (entry.name, entry.version, entry.stamp)
-        with self._cache_lock:
-            model = self._cache.get(key)
-            if model is not None:
-                self._cache.move_to_end(key)
-                return model
-            failed = self._lazy_failed.get(key)
-            if failed is None:
-                try:
-                    model = load_checkpoint(entry.path, entry.name, entry.version, entry.stamp)
-                except CheckpointError as err:
-                    failed = Failed(
-                        entry.name, entry.version, entry.path, entry.stamp, str(err), now_iso()
-                    )
-                    self._lazy_failed[key] = failed
-                    log.error(
-                        "checkpoint %s/%s failed to load: %s",
-                        entry.name,
-                        entry.version,
-                        failed.reason,
-                        extra={"model": entry.name, "version": entry.version},
-                    )
-                    if self._listener is not None:
-                        self._listener.load_failed(entry.name)
-                else:
-                    self._insert(key, model)
-                    return model
-        raise LookupFailed(
-            "not_loadable", f"version {entry.version!r} failed to load: {failed.reason}"
+    def _log_failure(self, failed: Failed) -> None:
+        """Log and count a version that failed to load."""
+        log.error(
+            "checkpoint %s/%s failed to load: %s",
+            failed.name,
+            failed.version,
+            failed.reason,
+            extra={"model": failed.name, "version": failed.version},
         )
-
-    def _cache_put(self, model: LoadedModel) -> None:
-        """Keep a superseded model for requests that pin its version."""
-        with self._cache_lock:
-            self._insert((model.name, model.version, model.stamp), model)
-
-    def _cache_take(self, name: str, version: str, stamp: Stamp) -> LoadedModel | None:
-        """A cached model that becomes the newest again (e.g. a newer file was removed)."""
-        with self._cache_lock:
-            return self._cache.pop((name, version, stamp), None)
-
-    def _insert(self, key: tuple[str, str, Stamp], model: LoadedModel) -> None:
-        """Add to the LRU cache (lock held), evicting the least recently used."""
-        self._cache[key] = model
-        self._cache.move_to_end(key)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        if self._listener is not None:
+            self._listener.load_failed(failed.name)
 
     # -- polling -------------------------------------------------------------------------
 
