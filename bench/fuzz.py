@@ -102,36 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_models(folder: Path) -> list[str]:
     """Write the article's cell and an untrained 4-unit model with intervals; their names."""
-    import torch
-
-    from model.export import save
-    from model.intervals import PROBS
-    from model.network import GateLSTM, NetworkConfig
     from scripts import article_cell
+    from tests.checkpoints import write_untrained
 
     with contextlib.redirect_stdout(io.StringIO()):  # it prints the checkpoint's path
         written = article_cell.main(["--model-dir", str(folder)])
     if written != 0:
         raise RuntimeError("could not write the article-cell checkpoint")
-    torch.manual_seed(0)
-    net = GateLSTM(NetworkConfig(hidden_size=4, num_layers=2, normalization="window"))
-    net.set_global_stats(10.0, 2.0)
-    quantiles = [[-2.0 + 4.0 * k / (len(PROBS) - 1) for k in range(len(PROBS))]]
-    meta = {
-        "network": net.config.to_dict(),
-        "normalization": {"mode": "window", "loc": 10.0, "scale": 2.0},
-        "window": 8,
-        "horizon": 1,
-        "frequency": None,
-        "metrics": {},
-        "residual_quantiles": {
-            "probs": list(PROBS),
-            "steps": quantiles,
-            "count": 10,
-            "space": "scaled",
-        },
-    }
-    save(net, meta, folder, "tiny")
+    write_untrained(folder, "tiny", normalization="window")
     return ["article-cell", "tiny"]
 
 

@@ -172,4 +172,8 @@ def test_container_smoke_script_parses_and_uses_the_shared_smoke_test() -> None:
     text = script.read_text()
     assert "set -eu" in text.splitlines()
     assert "SHARED=${GATECAST_SHARED:-../shared}" in text
+    assert '[ -f "$SMOKE" ] || SMOKE=.ci/podman-smoke.sh' in text  # CI's clone has no ../shared
+    copy = REPO / ".ci" / "podman-smoke.sh"
+    result = subprocess.run(["sh", "-n", str(copy)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
     assert "trap on_exit EXIT" in text

@@ -11,6 +11,7 @@ import torch
 from model.export import list_checkpoints, load
 from model.network import QUANTITIES
 from service import ServiceConfig, create_app
+from tests.article_values import WORKED_EXAMPLE
 
 SEQ = [float(100 + 5 * math.sin(k / 2) + k) for k in range(20)]
 
@@ -37,18 +38,10 @@ def test_article_cell_worked_example(client) -> None:
     assert status == 200
     assert body["forecast"] == pytest.approx([0.98930], abs=1e-4)
     layer = body["internals"]["layers"][0]
-    expected = {
-        "input_gate": 0.93703,
-        "forget_gate": 0.99925,
-        "candidate": 0.98661,
-        "output_gate": 0.99503,
-        "cell_state": 2.92299,
-        "hidden_state": 0.98930,
-    }
-    for name, value in expected.items():
+    for name, value in WORKED_EXAMPLE.items():
         assert layer[name] == [[pytest.approx(value, abs=1e-4)]], name
-    assert body["state"]["h"] == [[pytest.approx(0.98930, abs=1e-4)]]
-    assert body["state"]["c"] == [[pytest.approx(2.92299, abs=1e-4)]]
+    assert body["state"]["h"] == [[pytest.approx(WORKED_EXAMPLE["hidden_state"], abs=1e-4)]]
+    assert body["state"]["c"] == [[pytest.approx(WORKED_EXAMPLE["cell_state"], abs=1e-4)]]
 
 
 def test_internals_levels_agree_with_module_forward(client, model_dir: Path) -> None:
