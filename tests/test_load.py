@@ -72,10 +72,26 @@ def test_one_slow_client_does_not_block_the_others(server, kinds) -> None:
     assert r.during.max_ms < 0.5 * r.dribble_s * 1000
 
 
-def test_slow_clients_holding_every_thread_delay_others_until_a_body_ends(server, kinds) -> None:
+@pytest.fixture(scope="module")
+def spread_server(models: Path) -> Iterator[Running]:
+    """The same server with one listening socket per worker (GATECAST_REUSE_PORT=1).
+
+    The kernel then spreads connections by a hash, about evenly, so a few slow clients block
+    both workers. With the default shared socket whichever worker wakes first accepts: CI
+    once saw 30 of 32 idle connections land on one worker, and the other stayed free.
+    """
+    env = {**ENV, "GATECAST_REUSE_PORT": "1"}
+    log = models.parent / "gunicorn-spread.log"
+    with gunicorn(models, log, env=env, ready_path="/readyz") as srv:
+        yield srv
+
+
+def test_slow_clients_holding_every_thread_delay_others_until_a_body_ends(
+    spread_server, kinds
+) -> None:
     """The documented limit: GATECAST_THREADS slow bodies on each worker block it."""
     r = slow_clients(
-        server, kinds, "tiny", THREADS, count=0, until_blocked=True, dribble=8,
+        spread_server, kinds, "tiny", THREADS, count=0, until_blocked=True, dribble=8,
         probes=16, probe_concurrency=16,
     )  # fmt: skip
     assert r.blocked_workers == 2 and r.slow_clients >= 2 * THREADS
