@@ -174,10 +174,12 @@ def _finish(
     if stats is not None:
         loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
     if offsets is not None and spread is not None:
-        # float64: a forecast near float32's limit plus a wide offset must not become inf.
+        # Summed in float64 so that no intermediate overflows, then sent as float32 like the
+        # forecast; a bound beyond float32's range becomes inf and so a 400, never JSON null.
         scale = spread[:, None].astype(np.float64)  # (G, 1) raw units per scaled unit
-        lower = f + offsets[0][None, :] * scale  # (G, horizon)
-        upper = f + offsets[1][None, :] * scale
+        with np.errstate(over="ignore"):
+            lower = (f + offsets[0][None, :] * scale).astype(np.float32)  # (G, horizon)
+            upper = (f + offsets[1][None, :] * scale).astype(np.float32)
         _require_finite(lower, "interval", x.size(0))
         _require_finite(upper, "interval", x.size(0))
     g = gates.numpy() if gates is not None else None

@@ -3,6 +3,7 @@
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -144,19 +145,27 @@ def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
         assert "not finite" in str(info.value)
 
 
-def test_interval_near_float32_limit_is_finite_or_refused(client) -> None:
-    """Bounds of a forecast near float32's limit never reach JSON as null (inf)."""
-    big = [3.0e38, -3.0e38, 2.7e38, -3.4e38, 1.5e38, 3.4e38]
-    r = client.post(
-        "/forecast", json={"model": "tiny", "sequence": big, "horizon": 8, "interval": 0.95}
-    )
-    if r.status_code == 200:
-        band = r.get_json()["interval"]
-        values = band["lower"] + band["upper"]
-        assert len(values) == 16 and all(isinstance(v, float) for v in values)
-        assert all(lo <= hi for lo, hi in zip(band["lower"], band["upper"], strict=True))
-    else:
-        assert "not finite" in error_of(r, 400)["message"]
+def test_interval_bounds_near_float32_limit_are_exact_or_refused() -> None:
+    """A bound float32 can hold is computed without overflow; one it cannot is a 400."""
+    x = torch.tensor([[3.0e38, -3.0e38, 3.0e38]])
+    state = torch.zeros(1, 1, 4)
+    stats = (torch.tensor([[0.0]]), torch.tensor([[1.0e38]]))  # loc, spread (G, 1)
+
+    def bounds(forecast: float, low: float, high: float) -> list:
+        outputs = (torch.tensor([[forecast]]), state, state)
+        offsets = (np.array([low], np.float32), np.array([high], np.float32))
+        return _finish(x, outputs, "none", offsets, False, stats)
+
+    # high: 5e38 overflows float32 on its own, but -3e38 + 5e38 = 2e38 fits.
+    [p] = bounds(-3.0e38, -0.1, 5.0)
+    assert p.lower is not None and p.upper is not None
+    assert p.lower.dtype == p.upper.dtype == np.float32
+    assert p.lower.tolist() == [pytest.approx(-3.1e38, rel=1e-6)]
+    assert p.upper.tolist() == [pytest.approx(2.0e38, rel=1e-6)]
+    # 3e38 + 1e38 is beyond float32: refused, never sent as inf (JSON null).
+    with pytest.raises(ApiError) as info:
+        bounds(3.0e38, -1.0, 1.0)
+    assert info.value.status == 400 and "interval is not finite" in str(info.value)
 
 
 def test_unknown_model_and_version(client) -> None:
