@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability_client import Figures, Kind, LoadRun, figures, get_json, mixed_kinds
-from bench.reliability_proc import connection_owners, wait_until, workers_ready
+from bench.reliability_proc import owners_of, wait_until, workers_ready
 from tests.server import REPO, Running, gunicorn
 
 
@@ -63,13 +63,7 @@ def kill_worker(
     ).start()
     wait_until(lambda: run.completed() >= requests // 2, timeout=300)
     pids = sorted(srv.worker_pids())
-    owners: dict[int, int] = {}
-
-    def mapped() -> bool:  # every open connection is seen on a worker
-        owners.update(connection_owners(srv.port, pids))
-        return all(port in owners for port in run.ports if port)
-
-    wait_until(mapped, timeout=60)
+    owners = owners_of(srv.port, pids, lambda: run.ports)
     ports = list(run.ports)
     victim = max(pids, key=lambda p: sum(o == p for o in owners.values()))
     held = {t for t, port in enumerate(ports) if owners.get(port) == victim}

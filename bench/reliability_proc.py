@@ -85,6 +85,21 @@ def connection_owners(server_port: int, pids: Iterable[int]) -> dict[int, int]:
     return owners
 
 
+def owners_of(
+    server_port: int, pids: Iterable[int], client_ports: Callable[[], Iterable[int]]
+) -> dict[int, int]:
+    """Client port -> worker pid, once every open client connection (port 0: none open yet)
+    is seen on a worker, or after 60 s with what was seen."""
+    owners: dict[int, int] = {}
+
+    def mapped() -> bool:
+        owners.update(connection_owners(server_port, pids))
+        return all(port in owners for port in client_ports() if port)
+
+    wait_until(mapped, timeout=60)
+    return owners
+
+
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     """Poll `check` until it is true or `timeout` seconds pass; returns the last answer."""
     deadline = time.monotonic() + timeout

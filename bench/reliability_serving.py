@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.reliability_client import Figures, Kind, LoadRun, Sample, figures, run_load
 from bench.reliability_proc import (
-    connection_owners,
+    owners_of,
     pss_kib,
     status_kib,
     wait_until,
@@ -103,13 +103,7 @@ def swap(
     run = LoadRun(srv.port, kinds, requests, concurrency, shared=True).start()
     wait_until(lambda: run.completed() >= 4 * concurrency, timeout=120)
     pids = sorted(srv.worker_pids())
-    owners: dict[int, int] = {}
-
-    def mapped() -> bool:  # every open connection is seen on a worker
-        owners.update(connection_owners(srv.port, pids))
-        return all(port in owners for port in run.ports if port)
-
-    wait_until(mapped, timeout=60)
+    owners = owners_of(srv.port, pids, lambda: run.ports)
     ports = list(run.ports)
     start = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -69,6 +69,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def copy_models(model_dir: Path) -> Callable[[Path], Path]:
+    """Copy the session's model folder (without training logs) to `parent`/models."""
+    import shutil
+
+    def copy(parent: Path) -> Path:
+        root = parent / "models"
+        shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
+        return root
+
+    return copy
+
+
+@pytest.fixture(scope="session")
 def app(model_dir: Path):
     """The service on the session's model folder, polling off; shared, so treat it as
     read-only (tests that change models, metrics or logging build their own app)."""

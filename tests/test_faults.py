@@ -6,6 +6,7 @@ sizes; the first test checks the registry's part of the unreadable-folder case i
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,10 +100,9 @@ def test_broken_checkpoints_are_listed_logged_and_the_good_model_serves(
 
 @pytest.mark.slow
 def test_killed_training_never_shows_a_partial_checkpoint(
-    tmp_path: Path, model_dir: Path, sine_csv: Path
+    tmp_path: Path, copy_models: Callable[[Path], Path], sine_csv: Path
 ) -> None:
-    root = tmp_path / "models"
-    shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
+    root = copy_models(tmp_path)
     flags = ["--window", "12", "--hidden", "8", "--layers", "1", "--epochs", "6",
              "--patience", "100"]  # fmt: skip
     train = train_command(sine_csv, "killed", root, flags)

@@ -4,10 +4,9 @@ import http.client
 import json
 import os
 import re
-import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,9 @@ SEQUENCE = [float(k % 7) for k in range(24)]
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+def models(tmp_path_factory: pytest.TempPathFactory, copy_models: Callable[[Path], Path]) -> Path:
     """A private copy of the model folder (the tests publish versions into it)."""
-    root = tmp_path_factory.mktemp("gunicorn") / "models"
-    shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
-    return root
+    return copy_models(tmp_path_factory.mktemp("gunicorn"))
 
 
 @pytest.fixture(scope="module")

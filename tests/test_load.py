@@ -4,8 +4,7 @@ Sustained mixed load (errors, memory), slow clients, a SIGKILLed worker and a ne
 trained during load. Sizes are small; `python -m bench.reliability` runs the full ones.
 """
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,9 @@ ENV = {"GATECAST_THREADS": str(THREADS), "GATECAST_POLL_SECONDS": "1"}
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+def models(tmp_path_factory: pytest.TempPathFactory, copy_models: Callable[[Path], Path]) -> Path:
     """A private copy of the session's models (tiny and article-cell): the swap retrains."""
-    root = tmp_path_factory.mktemp("load") / "models"
-    shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
-    return root
+    return copy_models(tmp_path_factory.mktemp("load"))
 
 
 @pytest.fixture(scope="module")

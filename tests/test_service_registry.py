@@ -7,6 +7,7 @@ import shutil
 import time
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,9 @@ from service.snapshot import Available, Failed
 
 
 @pytest.fixture
-def models(tmp_path: Path, model_dir: Path) -> Path:
+def models(tmp_path: Path, copy_models: Callable[[Path], Path]) -> Path:
     """A private copy of the session's model folder that tests may change."""
-    root = tmp_path / "models"
-    shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
-    return root
+    return copy_models(tmp_path)
 
 
 def newest(root: Path, name: str) -> Path:
