@@ -145,11 +145,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def list_checkpoints(model_dir: str | Path) -> dict[str, list[Path]]:
+def list_checkpoints(
+    model_dir: str | Path, unreadable: dict[str, OSError] | None = None
+) -> dict[str, list[Path]]:
     """Finished checkpoints by model name, each list oldest version first.
 
     Only <name>/<version>.pt with valid names count; temporary files, logs and anything
-    else in the folder are ignored.
+    else in the folder are ignored. A model folder that cannot be listed (no permission,
+    I/O error) is skipped; pass `unreadable` to collect each one's name and error.
     """
     found: dict[str, list[Path]] = {}
     root = Path(model_dir)
@@ -158,8 +161,15 @@ def list_checkpoints(model_dir: str | Path) -> dict[str, list[Path]]:
     for folder in sorted(root.iterdir()):
         if not folder.is_dir() or not NAME_RE.match(folder.name):
             continue
+        try:
+            with os.scandir(folder) as entries:
+                names = [e.name for e in entries]
+        except OSError as err:
+            if unreadable is not None:
+                unreadable[folder.name] = err
+            continue
         versions = sorted(
-            p for p in folder.glob(f"*{SUFFIX}") if VERSION_RE.match(p.name[: -len(SUFFIX)])
+            folder / n for n in names if n.endswith(SUFFIX) and VERSION_RE.match(n[: -len(SUFFIX)])
         )
         if versions:
             found[folder.name] = versions

@@ -41,11 +41,6 @@ class LoadedModel:
     loaded_at: str
 
     @property
-    def window(self) -> int:
-        """Input steps the model was trained on."""
-        return int(self.meta["window"])
-
-    @property
     def hidden_size(self) -> int:
         """Units per LSTM layer."""
         return int(self.meta["network"]["hidden_size"])
@@ -57,14 +52,15 @@ class LoadedModel:
 
     @property
     def quantiles(self) -> dict[str, Any]:
-        """Residual quantiles for prediction intervals."""
-        return dict(self.meta["residual_quantiles"])
+        """Residual quantiles for prediction intervals (read-only: shared by requests)."""
+        rq: dict[str, Any] = self.meta["residual_quantiles"]
+        return rq
 
-    @property
-    def has_intervals(self) -> bool:
-        """Whether the model can give prediction intervals."""
-        rq = self.meta["residual_quantiles"]
-        return bool(rq.get("steps")) and bool(rq.get("count"))
+
+def has_intervals(meta: dict[str, Any]) -> bool:
+    """Whether a checkpoint's meta.json holds residual quantiles for intervals."""
+    rq = meta.get("residual_quantiles", {})
+    return bool(rq.get("steps")) and bool(rq.get("count"))
 
 
 def stamp_of(path: Path) -> Stamp:

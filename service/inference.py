@@ -5,7 +5,6 @@ response is serialized straight from them by orjson, never through .tolist().
 """
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -13,10 +12,8 @@ import torch
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.errors import ApiError
-from service.request_model import StateIn
+from service.request_model import InternalsMode, StateIn
 from service.threads import pin_torch_threads
-
-InternalsMode = Literal["all", "last", "none"]
 
 
 @dataclass(frozen=True)
@@ -125,12 +122,15 @@ def predict(
             h0, c0, loc, scale = (None,) * 4 if init is None else (
                 init.h0, init.c0, init.loc, init.scale
             )  # fmt: skip
+            stats = None
+            if return_state or offsets is not None:
+                # Computed once here and handed to the model, which then only reshapes them.
+                stats = model.module.stats(x, loc, scale)  # (G, 1), (G, 1)
+                loc, scale = stats
             if internals == "none":
                 outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
             else:
                 outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
-            wants_stats = return_state or offsets is not None
-            stats = model.module.stats(x, loc, scale) if wants_stats else None
             results = _finish(x, outputs, internals, offsets, return_state, stats)
             for j, p in enumerate(results):
                 out[idx[j]] = p

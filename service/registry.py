@@ -18,12 +18,11 @@ path (symlinks followed) lies outside the folder is listed as failed, never load
 """
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Protocol
 
-from model.export import NAME_RE, SUFFIX, list_checkpoints
+from model.export import SUFFIX, list_checkpoints
 from service.checkpoint import CheckpointError, LoadedModel, Stamp, load_checkpoint, now_iso
 from service.checkpoint import stamp_of as _stamp_of
 from service.snapshot import Available, Entry, Failed, Snapshot
@@ -79,11 +78,13 @@ class Registry:
                 # to unload every model: keep serving, and say so.
                 log.error("model folder %s is missing, keeping what is loaded", self._root)
                 return old
+            unreadable: dict[str, OSError] = {}
             try:
-                found = list_checkpoints(self._root)
+                found = list_checkpoints(self._root, unreadable)
             except OSError as err:  # the folder vanished mid-scan or is unreadable
                 log.error("model folder cannot be listed, keeping what is loaded: %s", err)
                 return old
+            real_root = _resolved(self._root)  # once per scan, not per file
             versions: dict[str, dict[str, Entry]] = {}
             latest: dict[str, LoadedModel] = {}
             for name, paths in found.items():
@@ -91,23 +92,30 @@ class Registry:
                 for path in reversed(paths):  # newest first
                     version = path.name[: -len(SUFFIX)]
                     prev = old.versions.get(name, {}).get(version)
-                    entry = self._entry(path, name, version, prev, name not in latest)
+                    entry = self._entry(path, name, version, prev, name not in latest, real_root)
                     entries[version] = entry
                     if isinstance(entry, LoadedModel) and name not in latest:
                         latest[name] = entry
                 versions[name] = entries
-            unlistable = self._unlistable(found, old)
-            snap = Snapshot.build(versions, latest, now_iso(), unlistable)
+            unlistable = self._unlistable(unreadable, old)
+            snap = Snapshot.build(versions, latest, unlistable)
             self._snapshot = snap  # the atomic swap
             self._forget_missing(snap)
         self._report(old, snap)
         return snap
 
     def _entry(
-        self, path: Path, name: str, version: str, prev: Entry | None, wanted: bool
+        self,
+        path: Path,
+        name: str,
+        version: str,
+        prev: Entry | None,
+        wanted: bool,
+        real_root: Path | None,
     ) -> Entry:
-        """The entry for one file; `wanted`: no newer version of this name has loaded."""
-        if not self._inside(path):
+        """The entry for one file; `wanted`: no newer version of this name has loaded;
+        `real_root`: the model folder with symlinks resolved."""
+        if not _inside(path, real_root):
             reason = "it links outside the model folder; copy the file in instead"
             return _failure(name, version, path, None, reason, prev)
         try:
@@ -138,37 +146,15 @@ class Registry:
         except CheckpointError as err:
             return _failure(name, version, path, stamp, str(err), prev)
 
-    def _unlistable(self, found: dict[str, list[Path]], old: Snapshot) -> dict[str, Failed]:
-        """Model folders that exist but cannot be listed (no read permission, I/O error).
-
-        list_checkpoints skips a folder it cannot read without a word (Path.glob swallows
-        the error), which would hide the model from /models and the log.
-        """
+    def _unlistable(self, unreadable: dict[str, OSError], old: Snapshot) -> dict[str, Failed]:
+        """Model folders that exist but cannot be listed, as failures: /models and the log
+        name them instead of the model silently vanishing."""
         out: dict[str, Failed] = {}
-        try:
-            folders = [f for f in self._root.iterdir() if f.name not in found]
-        except OSError:
-            return out  # the root vanished since list_checkpoints: the next scan says so
-        for folder in folders:
-            if not NAME_RE.match(folder.name):
-                continue
-            try:
-                if not folder.is_dir():
-                    continue
-                with os.scandir(folder):
-                    pass
-            except OSError as err:
-                reason = f"cannot list its folder: {err.strerror or type(err).__name__}"
-                prev = old.unlistable.get(folder.name)
-                out[folder.name] = _failure(folder.name, "", folder, None, reason, prev)
+        for name, err in unreadable.items():
+            reason = f"cannot list its folder: {err.strerror or type(err).__name__}"
+            prev = old.unlistable.get(name)
+            out[name] = _failure(name, "", self._root / name, None, reason, prev)
         return out
-
-    def _inside(self, path: Path) -> bool:
-        """Whether the file, every symlink followed, lies inside the (resolved) model folder."""
-        try:
-            return path.resolve(strict=True).is_relative_to(self._root.resolve(strict=True))
-        except OSError:  # vanished, a broken link or a loop: the stat that follows says so
-            return True
 
     def _forget_missing(self, snap: Snapshot) -> None:
         """Drop cached modules and lazy failures whose file is gone or changed."""
@@ -290,6 +276,24 @@ class Registry:
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout)
+
+
+def _resolved(root: Path) -> Path | None:
+    """The folder with every symlink resolved; None if it vanished meanwhile."""
+    try:
+        return root.resolve(strict=True)
+    except OSError:
+        return None
+
+
+def _inside(path: Path, real_root: Path | None) -> bool:
+    """Whether the file, every symlink followed, lies inside the resolved model folder."""
+    if real_root is None:
+        return True
+    try:
+        return path.resolve(strict=True).is_relative_to(real_root)
+    except OSError:  # vanished, a broken link or a loop: the stat that follows says so
+        return True
 
 
 def _failure(

@@ -3,7 +3,8 @@
 from typing import Any
 
 from model.network import QUANTITIES
-from service.inference import InternalsMode, Prediction
+from service.inference import Prediction
+from service.request_model import InternalsMode
 
 
 def internals_body(p: Prediction, horizon: int, mode: InternalsMode) -> dict[str, Any]:

@@ -48,7 +48,6 @@ class Snapshot:
     versions: Mapping[str, Mapping[str, Entry]]
     # name -> the newest version that loaded: what a request without "version" gets.
     latest: Mapping[str, LoadedModel]
-    taken_at: str
     # name -> why a model folder could not be listed (version ""): e.g. no read permission.
     # Its versions are unknown, so the name has no entry in `versions`.
     unlistable: Mapping[str, Failed] = field(default_factory=lambda: MappingProxyType({}))
@@ -58,18 +57,17 @@ class Snapshot:
         cls,
         versions: dict[str, dict[str, Entry]],
         latest: dict[str, LoadedModel],
-        taken_at: str,
         unlistable: dict[str, Failed] | None = None,
     ) -> "Snapshot":
         """Freeze plain dicts into read-only views."""
         frozen = {name: MappingProxyType(dict(v)) for name, v in versions.items()}
         folders = MappingProxyType(dict(unlistable or {}))
-        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), taken_at, folders)
+        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), folders)
 
     @classmethod
     def empty(cls) -> "Snapshot":
         """The state before the first scan."""
-        return cls.build({}, {}, "")
+        return cls.build({}, {})
 
     def failures(self) -> list[Failed]:
         """Every checkpoint that failed to load."""

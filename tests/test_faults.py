@@ -27,7 +27,7 @@ from tests.server import gunicorn
 def test_a_model_folder_that_cannot_be_listed_is_reported(
     tmp_path: Path, model_dir: Path, monkeypatch
 ) -> None:
-    """Path.glob hides an unreadable folder; the registry must still say it is there."""
+    """An unlistable folder has no checkpoints to scan; the registry must still name it."""
     root = tmp_path / "models"
     shutil.copytree(model_dir / "tiny", root / "tiny")
     shutil.copytree(model_dir / "tiny", root / "locked")

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from service.checkpoint import LoadedModel
+from service.checkpoint import LoadedModel, has_intervals
 from service.errors import ApiError, json_response
 from service.registry import Registry
 from service.response_model import ModelInfo, ModelList, VersionInfo
@@ -20,7 +20,6 @@ def meta_fields(meta: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     net = meta.get("network", {})
     norm = meta.get("normalization", {})
-    rq = meta.get("residual_quantiles", {})
     return {
         "created_at": meta.get("created_at"),
         "window": meta.get("window"),
@@ -29,7 +28,7 @@ def meta_fields(meta: dict[str, Any] | None) -> dict[str, Any]:
         "layers": net.get("num_layers"),
         "normalization": norm.get("mode", net.get("normalization")),
         "frequency": meta.get("frequency"),
-        "intervals": bool(rq.get("steps")) and bool(rq.get("count")),
+        "intervals": has_intervals(meta),
         "metrics": meta.get("metrics"),
     }
 
