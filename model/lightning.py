@@ -37,9 +37,8 @@ class Forecaster(L.LightningModule):
     def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         """Scaled MSE of the recursive forecast over the target's horizon, logged per stage."""
         x, y = batch  # (B, T), (B, horizon)
-        loc, scale = self.net.stats(x)  # (B, 1)
-        h0, c0 = self.net.initial_state(x.size(0), None, None, x)
-        pred, _, _ = self.net.forward_scaled((x - loc) / scale, y.size(1), h0, c0)  # (B, horizon)
+        z, loc, scale, h0, c0 = self.net.prepare(x)  # (B, T), (B, 1) x 2, (L, B, H) x 2
+        pred, _, _ = self.net.forward_scaled(z, y.size(1), h0, c0)  # (B, horizon)
         loss = F.mse_loss(pred, (y - loc) / scale)
         self.log(
             f"{stage}_loss",

@@ -136,6 +136,19 @@ class GateLSTM(nn.Module):
             raise ValueError(f"initial state must have shape {shape}")
         return h, c
 
+    def prepare(
+        self,
+        x: Tensor,
+        h0: Tensor | None = None,
+        c0: Tensor | None = None,
+        loc: Tensor | None = None,
+        scale: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Raw x (B, T) -> scaled z (B, T), its loc and scale (B, 1), and h, c (L, B, H)."""
+        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
+        h, c = self.initial_state(x.size(0), h0, c0, x)
+        return (x - mu) / sigma, mu, sigma, h, c
+
     def predict(self, top: Tensor) -> Tensor:
         """Scaled next value from the top layer's hidden state: (B, H) -> (B, 1)."""
         return self.head(top) if self.has_head else top
@@ -169,9 +182,8 @@ class GateLSTM(nn.Module):
         """
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
-        h, c = self.initial_state(x.size(0), h0, c0, x)
-        pred, h_t, c_t = self.forward_scaled((x - mu) / sigma, horizon, h, c)
+        z, mu, sigma, h, c = self.prepare(x, h0, c0, loc, scale)
+        pred, h_t, c_t = self.forward_scaled(z, horizon, h, c)
         return pred * sigma + mu, h_t, c_t
 
     # -- internals path ----------------------------------------------------------------------
@@ -180,16 +192,6 @@ class GateLSTM(nn.Module):
         """nn.LSTM's flat parameter list: per layer W_ih (4H, I), W_hh (4H, H), b_ih, b_hh."""
         flat: list[Tensor] = self.lstm._flat_weights  # type: ignore[assignment]
         return flat
-
-    def preactivations(self, inp: Tensor, h_prev: Tensor, layer: int) -> Tensor:
-        """Gate pre-activations in PyTorch's row order (input, forget, cell, output).
-
-        inp (N, I), h_prev (N, H) -> (N, 4H), from the layer's fused weights.
-        """
-        flat = self.weights()
-        w_ih, w_hh = flat[4 * layer], flat[4 * layer + 1]  # (4H, I), (4H, H)
-        bias = flat[4 * layer + 2] + flat[4 * layer + 3]  # (4H,)
-        return torch.addmm(torch.addmm(bias, inp, w_ih.t()), h_prev, w_hh.t())
 
     @torch.jit.export
     def internals(
@@ -226,28 +228,34 @@ class GateLSTM(nn.Module):
             raise ValueError("horizon must be at least 1")
         b, t = x.size(0), x.size(1)
         hs, n_layers = self.hidden_size, self.num_layers
-        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
-        h0_, c0_ = self.initial_state(b, h0, c0, x)
-        inp = ((x - mu) / sigma).unsqueeze(-1)  # (B, T, 1)
+        z, mu, sigma, h0_, c0_ = self.prepare(x, h0, c0, loc, scale)
+        inp = z.unsqueeze(-1)  # (B, T, 1)
         # Every quantity is written straight into its place in the result (out=), because
         # gathering strided gate slices afterwards costs more than the gates themselves.
         result = torch.empty(b, n_layers, 6, t + horizon - 1, hs, dtype=x.dtype)
         seen = result.narrow(3, 0, t)  # (B, L, 6, T, H)
         flat = self.weights()
+        # Per layer, gate pre-activations are bias + inp @ w_ih_t + h_prev @ w_hh_t, in
+        # PyTorch's row order (input, forget, cell, output); kept for the generated steps.
+        w_ih_t: list[Tensor] = []  # (I, 4H) each
+        w_hh_t: list[Tensor] = []  # (H, 4H) each
+        biases: list[Tensor] = []  # (4H,) each
         h_last: list[Tensor] = []
         c_last: list[Tensor] = []
         for layer in range(n_layers):
-            params = flat[4 * layer : 4 * layer + 4]
+            params = flat[4 * layer : 4 * layer + 4]  # W_ih (4H, I), W_hh (4H, H), b_ih, b_hh
             state = (h0_[layer : layer + 1], c0_[layer : layer + 1])  # (1, B, H)
             out, h_n, c_n = torch.lstm(inp, state, params, True, 1, 0.0, False, False, True)
-            w_ih, w_hh = flat[4 * layer], flat[4 * layer + 1]  # (4H, I), (4H, H)
-            bias = flat[4 * layer + 2] + flat[4 * layer + 3]  # (4H,)
+            w_ih_t.append(params[0].t())
+            w_hh_t.append(params[1].t())
+            biases.append(params[2] + params[3])
             # All steps' input terms in one product, then each step's recurrent term from the
             # previous step's hidden state (the initial state for the first step), in place.
-            pre = torch.addmm(bias, inp.reshape(b * t, -1), w_ih.t()).view(b, t, 4 * hs)
-            pre[:, 0].addmm_(state[0][0], w_hh.t())
+            pre = torch.addmm(biases[layer], inp.reshape(b * t, -1), w_ih_t[layer])
+            pre = pre.view(b, t, 4 * hs)
+            pre[:, 0].addmm_(state[0][0], w_hh_t[layer])
             if t > 1:
-                pre[:, 1:].baddbmm_(out[:, :-1], w_hh.t().expand(b, hs, 4 * hs))
+                pre[:, 1:].baddbmm_(out[:, :-1], w_hh_t[layer].expand(b, hs, 4 * hs))
             pre = pre.view(b, t, 4, hs).transpose(1, 2)  # (B, 4, T, H)
             dst = seen[:, layer]  # (B, 6, T, H)
             activate(pre, dst)
@@ -263,25 +271,35 @@ class GateLSTM(nn.Module):
         step = self.predict(inp[:, -1])  # (B, 1)
         preds = [step]
         if horizon > 1:
-            self._generate(step, h_t, c_t, result.narrow(3, t, horizon - 1), preds)
+            dst = result.narrow(3, t, horizon - 1)
+            self._generate(step, h_t, c_t, dst, preds, (w_ih_t, w_hh_t, biases))
         return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t
 
     def _generate(
-        self, step: Tensor, h: Tensor, c: Tensor, dst: Tensor, preds: list[Tensor]
+        self,
+        step: Tensor,
+        h: Tensor,
+        c: Tensor,
+        dst: Tensor,
+        preds: list[Tensor],
+        weights: tuple[list[Tensor], list[Tensor], list[Tensor]],
     ) -> None:
         """Feed predictions back one step at a time, writing internals into dst.
 
         step (B, 1) scaled, h and c (L, B, H), dst (B, L, 6, S, H) for S generated steps;
-        each new scaled prediction is appended to preds.
+        each new scaled prediction is appended to preds. weights: per layer the transposed
+        W_ih (I, 4H), W_hh (H, 4H) and the summed bias (4H,).
         """
         hs = self.hidden_size
+        w_ih_t, w_hh_t, biases = weights
         h_list = list(h.unbind(0))
         c_list = list(c.unbind(0))
         for s in range(dst.size(3)):
             inp = step  # (B, I)
             for layer in range(self.num_layers):
                 q = dst[:, layer, :, s]  # (B, 6, H)
-                pre = self.preactivations(inp, h_list[layer], layer).view(-1, 4, hs)  # (B, 4, H)
+                pre = torch.addmm(biases[layer], inp, w_ih_t[layer])  # (B, 4H)
+                pre = pre.addmm_(h_list[layer], w_hh_t[layer]).view(-1, 4, hs)  # (B, 4, H)
                 activate(pre, q)
                 torch.addcmul(q[:, 0] * q[:, 2], q[:, 1], c_list[layer], out=q[:, 4])
                 torch.mul(q[:, 3], q[:, 4].tanh(), out=q[:, 5])

@@ -196,7 +196,8 @@ def train_model(series: list[Series], data: DataConfig, cfg: TrainConfig, name: 
     """Train one model on the given series; write and return its checkpoint (rank 0 only)."""
     L.seed_everything(cfg.fit.seed, workers=True, verbose=False)  # before the weights exist
     split = make_split(series, cfg.window, cfg.horizon, cfg.val_fraction)
-    kept = [s for s in series if s.name not in set(split.skipped)]
+    skipped = set(split.skipped)
+    kept = [s for s in series if s.name not in skipped]
     season = cfg.season or season_length(series[0].freq)
     train_values = np.concatenate([train_part(s, cfg.val_fraction) for s in kept])
     module = Forecaster(
