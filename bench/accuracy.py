@@ -22,9 +22,7 @@ from bench import datasets
 from scripts.data import DataConfig, load_series
 from scripts.windows import split_windows
 
-ROOT = Path(__file__).resolve().parent.parent
-AIRLINE = ROOT / "data" / "airline_passengers.csv"
-RESULTS = ROOT / "bench" / "results" / "accuracy.md"
+RESULTS = c.REPO / "bench" / "results" / "accuracy.md"
 NAMES = ["airline_passengers", *datasets.BUILDERS]
 METHODS = ("model", "naive", "seasonal_naive")
 VARIANTS = ("shared", "strict")
@@ -104,7 +102,7 @@ def build_data(folder: Path, names: list[str]) -> dict[str, Path]:
     wanted = [n for n in names if n in datasets.BUILDERS]
     if wanted:
         datasets.main(["--out", str(folder), "--only", *wanted])
-    return {n: AIRLINE if n == "airline_passengers" else folder / f"{n}.csv" for n in names}
+    return {n: c.AIRLINE if n == "airline_passengers" else folder / f"{n}.csv" for n in names}
 
 
 def check_split(

@@ -19,6 +19,9 @@ import torch
 from model.export import load
 from scripts import backtest
 from scripts.train import run
+from tests.server import REPO
+
+AIRLINE = REPO / "data" / "airline_passengers.csv"  # the bundled default series
 
 
 def command(module: str, argv: Sequence[str] | None = None) -> str:

@@ -23,24 +23,17 @@ import re
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from tests.server import gunicorn
+from bench import common as c
+from tests.server import Running, gunicorn
 
 EXCLUDED_CHECKS = ("positive_data_acceptance",)
 SERVER_ERROR = re.compile(r'Traceback|"exc":|"status":5\d\d')  # in gatecast's JSON log lines
-
-
-class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Help that keeps the docstring's layout and shows the defaults other than None."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        """The help text, with the default appended when there is one."""
-        return action.help if action.default is None else super()._get_help_string(action)
 
 
 @dataclass
@@ -69,9 +62,7 @@ class Campaign:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag with help."""
-    p = argparse.ArgumentParser(
-        prog="python -m bench.fuzz", description=__doc__, formatter_class=_Help
-    )
+    p = c.parser("python -m bench.fuzz", __doc__)
     p.add_argument(
         "--max-examples",
         type=int,
@@ -113,10 +104,12 @@ def make_models(folder: Path) -> list[str]:
     return ["article-cell", "tiny"]
 
 
-def get(url: str, headers: dict[str, str]) -> bytes:
-    """GET url's body (raises on a non-2xx status)."""
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
-        return bytes(r.read())
+def fetch(srv: Running, path: str, key: str | None) -> Any:
+    """GET path's parsed body (raises on a non-200 status)."""
+    status, body, _ = srv.request("GET", path, key=key)
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}: {body}")
+    return body
 
 
 def endpoint_of(path: str, templates: list[str]) -> str:
@@ -176,8 +169,9 @@ def campaign(args: argparse.Namespace, work: Path) -> Campaign:
         headers["Authorization"] = f"Bearer {args.api_key}"
     with gunicorn(models, work / "gunicorn.log", env=env, ready_path="/readyz") as srv:
         spec = work / "openapi.json"
-        spec.write_bytes(get(srv.url + "/openapi.json", headers))
-        templates = list(json.loads(spec.read_text())["paths"])
+        document = fetch(srv, "/openapi.json", args.api_key)
+        spec.write_text(json.dumps(document))
+        templates = list(document["paths"])
         report = work / "schemathesis.ndjson"
         cmd = [
             sys.executable, "-m", "schemathesis.cli", "run", str(spec), "--url", srv.url,
@@ -191,7 +185,7 @@ def campaign(args: argparse.Namespace, work: Path) -> Campaign:
             cmd += ["--header", f"{name}: {value}"]
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=3600)
         run = Campaign(proc.returncode, proc.stdout + proc.stderr)
-        run.server = server_counts(get(srv.url + "/metrics", headers).decode())
+        run.server = server_counts(fetch(srv, "/metrics", args.api_key))
     read_report(report, templates, run)
     log = srv.log_text()
     run.log_problems = [line for line in log.splitlines() if SERVER_ERROR.search(line)]

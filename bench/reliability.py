@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.reliability_client import Kind, get_json, mixed_kinds
+from bench.reliability_client import Kind, mixed_kinds
 from bench.reliability_faults import (
     broken_checkpoints,
     drop_file_caps,
@@ -37,7 +37,7 @@ from bench.reliability_report import (
     sustained_rows,
     swapped_rows,
 )
-from bench.reliability_serving import sustained, swap, train_command
+from bench.reliability_serving import run_train, sustained, swap, train_command
 from bench.reliability_slow import slow_clients
 from bench.reliability_training import killed_training
 from model.export import list_checkpoints
@@ -114,11 +114,7 @@ def train_args(epochs: int) -> list[str]:
 
 def prepare(root: Path, epochs: int) -> None:
     """Train the realistic model and write the article cell into root."""
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = train_command(DATA, SERVED, root, train_args(epochs))
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, timeout=900)
+    run_train(train_command(DATA, SERVED, root, train_args(epochs)), timeout=900)
     from scripts import article_cell
 
     with contextlib.redirect_stdout(sys.stderr):  # it prints the path written
@@ -130,7 +126,7 @@ def serving(args: argparse.Namespace, root: Path, logs: Path) -> list[Row]:
     rows: list[Row] = []
     env = {"GATECAST_THREADS": str(args.threads), "GATECAST_POLL_SECONDS": "5"}
     with gunicorn(root, logs / "sustained.log", env=env, ready_path="/readyz") as srv:
-        kinds = mixed_kinds(get_json(srv.port, "/models")[1]["models"])
+        kinds = mixed_kinds(srv.request("GET", "/models")[1]["models"])
         step("sustained load")
         rows += sustained_rows(
             sustained(srv, kinds, args.requests, args.concurrency, args.warmup), args.concurrency

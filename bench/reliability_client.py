@@ -228,17 +228,6 @@ def figures(samples: list[Sample], seconds: float) -> Figures:
     return Figures(len(samples), errors, seconds, rate, cuts[49], cuts[98], ms[0], ms[-1])
 
 
-def get_json(port: int, path: str, timeout: float = 30.0) -> tuple[int, Any]:
-    """GET path; (status, parsed JSON body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        reply = conn.getresponse()
-        return reply.status, json.loads(reply.read())
-    finally:
-        conn.close()
-
-
 def run_load(port: int, kinds: list[Kind], total: int, concurrency: int, **kw: Any) -> Figures:
     """One whole run, start to end; its figures."""
     run = LoadRun(port, kinds, total, concurrency, **kw).start()

@@ -13,13 +13,12 @@ import random
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.reliability_client import get_json
-from model.export import TEMP_PREFIX, load, new_version, silence_jit_deprecation
-from tests.server import Running
+from model.export import TEMP_PREFIX, load, silence_jit_deprecation
+from tests.checkpoints import publish, version_path
+from tests.server import Running, wait_until
 
 DROP = "-dac_override,-dac_read_search"
 
@@ -36,13 +35,6 @@ def drop_file_caps() -> tuple[str, ...] | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return prefix if done.returncode == 0 else None
-
-
-def _version_file(folder: Path) -> Path:
-    """A new version's path in folder (created), newer than any before."""
-    folder.mkdir(parents=True, exist_ok=True)
-    time.sleep(0.001)  # microsecond versions: one newer than the last
-    return folder / f"{new_version()}.pt"
 
 
 def _rewrite_meta(good: Path, target: Path, change: dict[str, object], drop: str = "") -> None:
@@ -73,42 +65,33 @@ def write_broken(root: Path, good: Path, permissions: bool) -> dict[str, str]:
         "broken-format-version": "format version 99",
         "broken-missing-keys": "'window' is missing",
     }
-    _version_file(root / "broken-truncated").write_bytes(data[: len(data) // 2])
-    _version_file(root / "broken-empty").write_bytes(b"")
-    _version_file(root / "broken-random").write_bytes(random.Random(3).randbytes(len(data)))
+    version_path(root / "broken-truncated").write_bytes(data[: len(data) // 2])
+    version_path(root / "broken-empty").write_bytes(b"")
+    version_path(root / "broken-random").write_bytes(random.Random(3).randbytes(len(data)))
     silence_jit_deprecation()
     plain = torch.jit.script(torch.nn.Linear(1, 1))
-    torch.jit.save(plain, str(_version_file(root / "broken-no-meta")))
-    _rewrite_meta(good, _version_file(root / "broken-other-format"), {"format": "other"})
-    _rewrite_meta(good, _version_file(root / "broken-format-version"), {"format_version": 99})
-    _rewrite_meta(good, _version_file(root / "broken-missing-keys"), {}, drop="window")
+    torch.jit.save(plain, str(version_path(root / "broken-no-meta")))
+    _rewrite_meta(good, version_path(root / "broken-other-format"), {"format": "other"})
+    _rewrite_meta(good, version_path(root / "broken-format-version"), {"format_version": 99})
+    _rewrite_meta(good, version_path(root / "broken-missing-keys"), {}, drop="window")
     tmp = root / "broken-tempfile"
     tmp.mkdir()
     (tmp / f"{TEMP_PREFIX}abc123.part").write_bytes(data[: len(data) // 3])
     if permissions:
-        unreadable = _version_file(root / "broken-unreadable-file")
+        unreadable = version_path(root / "broken-unreadable-file")
         shutil.copyfile(good, unreadable)
         unreadable.chmod(0)
         folder = root / "broken-unreadable-folder"
-        shutil.copyfile(good, _version_file(folder))
+        shutil.copyfile(good, version_path(folder))
         folder.chmod(0)
         cases["broken-unreadable-file"] = "Permission denied"
         cases["broken-unreadable-folder"] = "Permission denied"
     return cases
 
 
-def publish(src: Path, folder: Path) -> Path:
-    """Copy a checkpoint in as a new version, atomically (temporary name, then rename)."""
-    target = _version_file(folder)
-    tmp = folder / f"{TEMP_PREFIX}publish.part"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, target)
-    return target
-
-
-def ask_all(port: int, path: str, times: int = 8) -> list[tuple[int, object]]:
+def ask_all(srv: Running, path: str, times: int = 8) -> list[tuple[int, object]]:
     """GET path on fresh connections (each lands on any worker)."""
-    return [get_json(port, path) for _ in range(times)]
+    return [srv.request("GET", path)[:2] for _ in range(times)]
 
 
 def failed_lines(log: str) -> dict[str, str]:
@@ -147,8 +130,8 @@ class Broken:
 def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str, str]) -> Broken:
     """Only broken models first; then a good one, then a truncated newer version of it."""
     out = Broken(expected)
-    out.ready_before = ask_all(srv.port, "/readyz")
-    _, listing = get_json(srv.port, "/models")
+    out.ready_before = ask_all(srv, "/readyz")
+    _, listing, _ = srv.request("GET", "/models")
     for info in listing["models"]:
         reasons = [v["reason"] for v in info["versions"] if v["status"] == "failed"]
         reason = info.get("reason") or (reasons[0] if reasons else None)
@@ -158,37 +141,24 @@ def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str,
             out.unexpected.append(info["name"])
     first = publish(good, root / "good")
     start = time.monotonic()
-    deadline = start + 60
-    while time.monotonic() < deadline:
-        out.ready_after = ask_all(srv.port, "/readyz")
-        if all(status == 200 for status, _ in out.ready_after):
-            break
-        time.sleep(0.1)
+
+    def ready_everywhere() -> bool:
+        out.ready_after = ask_all(srv, "/readyz")
+        return all(status == 200 for status, _ in out.ready_after)
+
+    wait_until(ready_everywhere, timeout=60, step=0.1)
     out.ready_after_s = time.monotonic() - start
     out.good = first.stem
-    newer = _version_file(root / "good")
+    newer = version_path(root / "good")
     newer.write_bytes(good.read_bytes()[:1000])  # looks half-written, at a real version name
     body = {"model": "good", "sequence": [112.0, 118.0, 132.0, 129.0, 121.0, 135.0]}
     for _ in range(40):  # a few polls while the newer file fails
-        status, reply = post(srv.port, body)
+        status, reply, _ = srv.request("POST", "/forecast", body)
         out.asked += 1
         if status == 200 and isinstance(reply, dict):
             out.served[reply["version"]] = out.served.get(reply["version"], 0) + 1
         time.sleep(0.1)
-    _, listing = get_json(srv.port, "/models")
+    _, listing, _ = srv.request("GET", "/models")
     out.listed_after = {info["name"]: info["status"] for info in listing["models"]}
     out.logged = failed_lines(srv.log_text())
     return out
-
-
-def post(port: int, body: Mapping[str, object]) -> tuple[int, object]:
-    """POST /forecast on a fresh connection."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", "/forecast", json.dumps(body), {"Content-Type": "application/json"})
-        reply = conn.getresponse()
-        return reply.status, json.loads(reply.read())
-    finally:
-        conn.close()

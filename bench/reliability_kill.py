@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.reliability_client import Figures, Kind, LoadRun, figures, get_json, mixed_kinds
-from bench.reliability_proc import owners_of, wait_until, workers_ready
-from tests.server import REPO, Running, gunicorn
+from bench.reliability_client import Figures, Kind, LoadRun, figures, mixed_kinds
+from bench.reliability_proc import owners_of, workers_ready
+from bench.reliability_serving import repo_env
+from tests.server import REPO, Running, gunicorn, wait_until
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,7 @@ def kill_runs(
 ) -> list[Killed]:
     """`runs` kills in a row on one server (each kills a worker, gunicorn replaces it)."""
     out = []
-    for _ in range(runs):
-        workers_ready(srv)
+    for _ in range(runs):  # kill_worker first waits for both workers to be ready
         out.append(kill_worker(srv, kinds, requests, concurrency, retries))
     return out
 
@@ -131,8 +131,7 @@ def in_private_netns(
         args = [sys.executable, "-m", "bench.reliability_kill", str(model_dir), str(out),
                 str(requests), str(concurrency), str(runs), json.dumps(env)]  # fmt: skip
         cmd = ["unshare", "--net", "sh", "-c", NETNS_SETUP, "sh", *args]
-        pyenv = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run(cmd, cwd=REPO, env=pyenv, capture_output=True, text=True,
+        done = subprocess.run(cmd, cwd=REPO, env=repo_env(), capture_output=True, text=True,
                               timeout=600 + 60 * runs)  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"kill runs in a private netns failed:\n{done.stderr[-3000:]}")
@@ -147,7 +146,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="gatecast-netns-") as tmp:
         log = Path(tmp) / "gunicorn.log"
         with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
-            kinds = mixed_kinds(get_json(srv.port, "/models")[1]["models"])
+            kinds = mixed_kinds(srv.request("GET", "/models")[1]["models"])
             results = kill_runs(srv, kinds, requests, concurrency, 0, runs)
     out.write_text(json.dumps([asdict(r) for r in results]))
     return 0

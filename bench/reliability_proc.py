@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
+from tests.server import wait_until
+
 
 class Server(Protocol):
     """What these helpers need of tests.server.Running."""
@@ -23,14 +25,14 @@ class Server(Protocol):
         """The gunicorn workers."""
 
 
-def status_kib(pid: int, field: str = "VmRSS") -> int:
-    """A memory field of /proc/<pid>/status in KiB (0 if the process is gone)."""
+def status_kib(pid: int) -> int:
+    """Resident memory (VmRSS of /proc/<pid>/status) in KiB (0 if the process is gone)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in text.splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
 
@@ -98,16 +100,6 @@ def owners_of(
 
     wait_until(mapped, timeout=60)
     return owners
-
-
-def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """Poll `check` until it is true or `timeout` seconds pass; returns the last answer."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def workers_ready(srv: Server, workers: int = 2, timeout: float = 120) -> set[int]:

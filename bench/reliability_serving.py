@@ -16,11 +16,10 @@ from bench.reliability_proc import (
     owners_of,
     pss_kib,
     status_kib,
-    wait_until,
     workers_ready,
 )
 from model.export import list_checkpoints
-from tests.server import REPO, Running
+from tests.server import REPO, Running, wait_until
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,16 @@ def train_command(data: Path, name: str, model_dir: Path, extra: list[str]) -> l
             "--model-dir", str(model_dir), "--quiet", *extra]  # fmt: skip
 
 
+def repo_env() -> dict[str, str]:
+    """This environment with the repository importable, for subprocesses run from it."""
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def run_train(cmd: list[str], timeout: float) -> None:
+    """Run a train_command to its end from the repository root; raises if it fails."""
+    subprocess.run(cmd, cwd=REPO, env=repo_env(), check=True, capture_output=True, timeout=timeout)
+
+
 def swap(
     srv: Running,
     kinds: list[Kind],
@@ -106,8 +115,7 @@ def swap(
     owners = owners_of(srv.port, pids, lambda: run.ports)
     ports = list(run.ports)
     start = time.monotonic()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run(train, cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
+    run_train(train, timeout=600)
     train_s = time.monotonic() - start
     newest = list_checkpoints(model_dir)[name][-1]
     renamed = newest.stat().st_ctime  # the rename is the file's last status change

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 
 from bench.reliability_client import Figures, Kind, run_load
-from bench.reliability_proc import connection_owners, wait_until, workers_ready
-from tests.server import Running
+from bench.reliability_proc import connection_owners, workers_ready
+from tests.server import Running, wait_until
 
 
 class SlowClient(threading.Thread):
@@ -104,7 +104,7 @@ def slow_clients(
         return port in owners
 
     cap = 4 * threads * len(pids) if until_blocked else count
-    while len(clients) < cap and (until_blocked or len(clients) < count):
+    while len(clients) < cap:
         client = SlowClient(srv.port, body, dribble, interval)
         clients.append(client)
         wait_until(functools.partial(accepted, client.port), timeout=10)

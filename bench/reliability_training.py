@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.reliability_client import get_json
+from bench.reliability_serving import repo_env
 from model.export import TEMP_PREFIX, list_checkpoints, load
 from tests.server import REPO, Running
 
@@ -69,7 +69,7 @@ def killed_training(
 ) -> KilledTraining:
     """One full run to time it, one run per fraction killed at that point of it, and (with
     at_write) one killed the moment its temporary checkpoint file appears."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = repo_env()
     seen: list[str] = []
     polls = [0]
     stop = threading.Event()
@@ -77,7 +77,7 @@ def killed_training(
     def watch() -> None:
         while not stop.wait(0.1):
             try:
-                _, listing = get_json(srv.port, "/models", timeout=10)
+                _, listing, _ = srv.request("GET", "/models", timeout=10)
             except OSError as err:
                 seen.append(f"/models unreachable: {err}")
                 continue
@@ -119,7 +119,7 @@ def killed_training(
     time.sleep(2 * poll + 0.5)  # every worker has scanned the folder after the last kill
     stop.set()
     watcher.join(15)
-    _, listing = get_json(srv.port, f"/models/{name}")
+    _, listing, _ = srv.request("GET", f"/models/{name}")
     visible = list_checkpoints(root)[name]
     loadable = 0
     for path in visible:
@@ -134,5 +134,5 @@ def killed_training(
         listed=[v["version"] for v in listing["versions"]],
         statuses=[v["status"] for v in listing["versions"]],
         loadable=loadable,
-        temp_left=sum(p.name.startswith(TEMP_PREFIX) for p in (root / name).iterdir()),
+        temp_left=len(_temps(root / name)),
     )

@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 from bench.serve_client import Result, Runner, have_ab, run_ab, run_python
-from bench.serve_server import REPO, ensure_model, forward_time_us
-from tests.server import gunicorn
+from bench.serve_server import ensure_model, forward_time_us
+from tests.server import REPO, gunicorn
 
 HEALTH = "healthz"
 

@@ -2,12 +2,11 @@
 
 import math
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.reliability_serving import run_train, train_command
 
 
 def synthetic_csv(path: Path, points: int = 2000, seed: int = 0) -> Path:
@@ -62,31 +61,9 @@ def ensure_model(
         f"training {name!r}: window {window}, hidden {hidden}, layers {layers}, {epochs} epochs",
         file=sys.stderr,
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.train",
-            "--data",
-            str(csv),
-            "--name",
-            name,
-            "--model-dir",
-            str(model_dir),
-            "--window",
-            str(window),
-            "--hidden",
-            str(hidden),
-            "--layers",
-            str(layers),
-            "--epochs",
-            str(epochs),
-            "--quiet",
-        ],
-        cwd=REPO,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    flags = ["--window", str(window), "--hidden", str(hidden), "--layers", str(layers),
+             "--epochs", str(epochs)]  # fmt: skip
+    run_train(train_command(csv, name, model_dir, flags), timeout=3600)
 
 
 def forward_time_us(model_dir: Path, name: str, window: int, calls: int = 500) -> float:

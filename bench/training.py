@@ -19,9 +19,7 @@ import pandas as pd
 
 from bench import common as c
 
-ROOT = Path(__file__).resolve().parent.parent
-AIRLINE = ROOT / "data" / "airline_passengers.csv"
-RESULTS = ROOT / "bench" / "results" / "training.md"
+RESULTS = c.REPO / "bench" / "results" / "training.md"
 
 
 @dataclass
@@ -257,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return row
 
-    timed_run("airline", AIRLINE, 1, 32, args.threads, 1, args, work)  # warm-up, not reported
+    timed_run("airline", c.AIRLINE, 1, 32, args.threads, 1, args, work)  # warm-up, not reported
     for batch in args.batch_sizes:
-        rows.append(timed("airline", AIRLINE, 1, batch, args.threads, args.epochs))
+        rows.append(timed("airline", c.AIRLINE, 1, batch, args.threads, args.epochs))
         for k in args.counts:
             rows.append(timed("generated", csvs[k], k, batch, args.threads, args.epochs))
     k = args.compare_series

@@ -1,10 +1,14 @@
-"""Untrained checkpoints with seeded weights, for tests and benchmarks that need no training."""
+"""Checkpoints for tests and benchmarks that need no training: untrained ones with seeded
+weights, and copies published as new versions."""
 
+import os
+import shutil
+import time
 from pathlib import Path
 
 import torch
 
-from model.export import save
+from model.export import SUFFIX, TEMP_PREFIX, new_version, save
 from model.intervals import PROBS
 from model.network import GateLSTM, NetworkConfig
 
@@ -42,3 +46,21 @@ def write_untrained(
         },
     }
     return save(net, meta, root, name, version)
+
+
+def version_path(folder: Path) -> Path:
+    """A new version's path in folder (created), newer than any before."""
+    folder.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.001)  # versions are microsecond timestamps: make sure this one is newer
+    return folder / f"{new_version()}{SUFFIX}"
+
+
+def publish(src: Path, folder: Path | None = None) -> Path:
+    """Copy a checkpoint in as a new version (of the same model unless `folder` is given),
+    atomically: a temporary name, then a rename, as training does."""
+    folder = src.parent if folder is None else folder
+    target = version_path(folder)
+    tmp = folder / f"{TEMP_PREFIX}publish.part"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, target)
+    return target

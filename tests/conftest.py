@@ -109,18 +109,6 @@ def make_checkpoint() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def publish_copy() -> Callable[[Path], Path]:
     """Copy a checkpoint to a newer version of the same model, atomically (temp + rename)."""
-    import os
-    import shutil
-    import time
-
-    from model.export import TEMP_PREFIX, new_version
-
-    def publish(src: Path) -> Path:
-        time.sleep(0.001)  # versions are microsecond timestamps: make sure this one is newer
-        target = src.parent / f"{new_version()}.pt"
-        tmp = src.parent / f"{TEMP_PREFIX}copy.part"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-        return target
+    from tests.checkpoints import publish
 
     return publish

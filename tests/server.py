@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class Running:
         body: Any = None,
         conn: http.client.HTTPConnection | None = None,
         key: str | None = None,
+        timeout: float = 30,
     ) -> tuple[int, Any, dict[str, str]]:
         """One request with an optional JSON body and bearer key: status, parsed body, headers.
 
@@ -73,7 +74,7 @@ class Running:
         `conn` to reuse a keep-alive connection (the caller closes it).
         """
         own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if data is not None else {}
@@ -88,6 +89,16 @@ class Running:
         finally:
             if own:
                 conn.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    """Poll `check` until it is true or `timeout` seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
 
 
 def server_env(model_dir: Path, port: int, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -168,11 +179,12 @@ def gunicorn(
     exec gunicorn, so that the process started is the master.
     """
     port = free_port()
+    settings = server_env(model_dir, port, env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
             cwd=REPO,
-            env=server_env(model_dir, port, env or {}),
+            env=settings,
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
@@ -181,10 +193,9 @@ def gunicorn(
         url = f"http://127.0.0.1:{port}"
         wait_for(url + ready_path, proc, log, timeout)
         srv = Running(url, port, proc, log)
-        wanted = int(server_env(model_dir, port, env or {})["GATECAST_WORKERS"])
-        deadline = time.monotonic() + 30
-        while len(srv.worker_pids()) < wanted and time.monotonic() < deadline:
-            time.sleep(0.1)  # every worker forked (the one that answered may be the first)
+        wanted = int(settings["GATECAST_WORKERS"])
+        # Every worker forked (the one that answered may be the first).
+        wait_until(lambda: len(srv.worker_pids()) >= wanted, timeout=30, step=0.1)
         srv.workers = srv.worker_pids()
         yield srv
     finally:

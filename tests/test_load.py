@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.reliability_client import Kind, get_json, mixed_kinds
+from bench.reliability_client import Kind, mixed_kinds
 from bench.reliability_kill import in_private_netns, kill_runs, kill_worker, netns_usable
 from bench.reliability_serving import sustained, swap, train_command
 from bench.reliability_slow import slow_clients
@@ -38,7 +38,7 @@ def server(models: Path) -> Iterator[Running]:
 @pytest.fixture(scope="module")
 def kinds(server: Running) -> list[Kind]:
     """The request mix for the models served."""
-    return mixed_kinds(get_json(server.port, "/models")[1]["models"])
+    return mixed_kinds(server.request("GET", "/models")[1]["models"])
 
 
 def test_the_mix_covers_both_models_every_internals_level_intervals_and_batches(kinds):

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from tests.article_values import WORKED_EXAMPLE
-from tests.e2e.live import REPO, Explorer
-from tests.server import Running
+from tests.e2e.live import Explorer
+from tests.server import REPO, Running
 
 SHOTS = REPO / "docs" / "screenshots"
 SEQ = [round(100 + 0.5 * k + 10 * math.sin(2 * math.pi * k / 12), 2) for k in range(20)]

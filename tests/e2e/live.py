@@ -11,7 +11,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = (
@@ -88,9 +87,9 @@ class Explorer:
         box = self.find("#error")
         return box.text if box.is_displayed() else ""
 
-    def floats(self, css: str, attribute: str = "data-value") -> list[float]:
-        """A numeric data attribute of every element matching `css`, in document order."""
-        return [float(e.get_attribute(attribute) or "nan") for e in self.find_all(css)]
+    def floats(self, css: str) -> list[float]:
+        """The data-value of every element matching `css`, in document order."""
+        return [float(e.get_attribute("data-value") or "nan") for e in self.find_all(css)]
 
     def viewport(self, width: int, height: int, mobile: bool = False) -> None:
         """Emulate a viewport of exactly this size (CSS pixels)."""
