@@ -99,8 +99,12 @@ def predict(
     state: Initial | None,
     interval: float | None,
     return_state: bool,
+    field: str = "sequence",
 ) -> list[Prediction]:
-    """Forecast every sequence; one model call per distinct length, results in request order."""
+    """Forecast every sequence; one model call per distinct length, results in request order.
+
+    `field` is the request field the sequences came in, named by errors about their values.
+    """
     offsets = None
     if interval is not None:
         try:
@@ -131,20 +135,20 @@ def predict(
                 outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
             else:
                 outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
-            results = _finish(x, outputs, internals, offsets, return_state, stats)
+            results = _finish(x, outputs, internals, offsets, return_state, stats, field)
             for j, p in enumerate(results):
                 out[idx[j]] = p
     return [p for p in out if p is not None]
 
 
-def _require_finite(values: np.ndarray, what: str, batch: int) -> None:
+def _require_finite(values: np.ndarray, what: str, field: str) -> None:
     """A 400 naming the request field when `values` overflowed to inf or NaN."""
     if not np.isfinite(values).all():
         raise ApiError(
             400,
             "invalid_request",
             f"the {what} is not finite: the values overflow the model's float32 arithmetic",
-            "sequences" if batch > 1 else "sequence",
+            field,
         )
 
 
@@ -155,6 +159,7 @@ def _finish(
     offsets: tuple[np.ndarray, np.ndarray] | None,
     return_state: bool,
     stats: tuple[torch.Tensor, torch.Tensor] | None,
+    field: str = "sequence",
 ) -> list[Prediction]:
     """Per-sequence results of one call on sequences of equal length, x (G, T).
 
@@ -168,7 +173,7 @@ def _finish(
         if internals == "last":
             gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
     f = forecast.numpy()
-    _require_finite(f, "forecast", x.size(0))
+    _require_finite(f, "forecast", field)
     lower = upper = None
     loc = spread = None
     if stats is not None:
@@ -180,8 +185,8 @@ def _finish(
         with np.errstate(over="ignore"):
             lower = (f + offsets[0][None, :] * scale).astype(np.float32)  # (G, horizon)
             upper = (f + offsets[1][None, :] * scale).astype(np.float32)
-        _require_finite(lower, "interval", x.size(0))
-        _require_finite(upper, "interval", x.size(0))
+        _require_finite(lower, "interval", field)
+        _require_finite(upper, "interval", field)
     g = gates.numpy() if gates is not None else None
     hb = h_t.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
     cb = c_t.transpose(0, 1).contiguous().numpy() if return_state else None

@@ -145,6 +145,16 @@ def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
         assert "not finite" in str(info.value)
 
 
+def test_overflow_names_the_field_the_request_used(client) -> None:
+    """A batch whose lengths all differ runs one sequence per model call; still "sequences"."""
+    huge = [3.4e38] * 5 + [-3.4e38]  # its forecast overflows float32
+    single = client.post("/forecast", json={"model": "tiny", "sequence": huge})
+    assert error_of(single, 400)["field"] == "sequence"
+    batch = client.post("/forecast", json={"model": "tiny", "sequences": [[1.0, 2.0], huge]})
+    err = error_of(batch, 400)
+    assert err["field"] == "sequences" and "not finite" in err["message"]
+
+
 def test_interval_bounds_near_float32_limit_are_exact_or_refused() -> None:
     """A bound float32 can hold is computed without overflow; one it cannot is a 400."""
     x = torch.tensor([[3.0e38, -3.0e38, 3.0e38]])

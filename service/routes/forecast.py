@@ -98,6 +98,7 @@ def forecast() -> Response:
         initial,
         req.interval,
         req.return_state,
+        field="sequences" if req.sequences is not None else "sequence",
     )
     body = response_body(
         request_id=req.id,
