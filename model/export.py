@@ -19,7 +19,7 @@ import torch
 from model.network import GateLSTM
 
 FORMAT = "gatecast-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "meta.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VERSION_RE = re.compile(r"^\d{8}T\d{12}Z$")  # 20261129T004512123456Z

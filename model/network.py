@@ -149,7 +149,7 @@ class GateLSTM(nn.Module):
         h, c = self.initial_state(x.size(0), h0, c0, x)
         return (x - mu) / sigma, mu, sigma, h, c
 
-    def predict(self, top: Tensor) -> Tensor:
+    def readout(self, top: Tensor) -> Tensor:
         """Scaled next value from the top layer's hidden state: (B, H) -> (B, 1)."""
         return self.head(top) if self.has_head else top
 
@@ -159,11 +159,11 @@ class GateLSTM(nn.Module):
         """Recursive forecast on scaled inputs z (B, T) -> (B, horizon), hT, cT (L, B, H)."""
         out, (h, c) = self.lstm(z.unsqueeze(-1), (h0, c0))  # out (B, T, H)
         h_obs, c_obs = h, c  # the state after the observed inputs is the one we hand back
-        step = self.predict(out[:, -1])  # (B, 1)
+        step = self.readout(out[:, -1])  # (B, 1)
         preds = [step]
         for _ in range(horizon - 1):
             out, (h, c) = self.lstm(step.unsqueeze(-1), (h, c))  # (B, 1, H)
-            step = self.predict(out[:, -1])
+            step = self.readout(out[:, -1])
             preds.append(step)
         return torch.cat(preds, dim=1), h_obs, c_obs  # (B, horizon)
 
@@ -175,8 +175,9 @@ class GateLSTM(nn.Module):
         c0: Tensor | None = None,
         loc: Tensor | None = None,
         scale: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Forecast `horizon` raw values for raw x (B, T); also the state after x (L, B, H).
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Forecast `horizon` raw values for raw x (B, T), the state after x (L, B, H) and
+        the loc and scale (B, 1) that x was scaled by.
 
         loc and scale (B,), optional: the scaling to use instead of x's own (see stats).
         """
@@ -184,7 +185,7 @@ class GateLSTM(nn.Module):
             raise ValueError("horizon must be at least 1")
         z, mu, sigma, h, c = self.prepare(x, h0, c0, loc, scale)
         pred, h_t, c_t = self.forward_scaled(z, horizon, h, c)
-        return pred * sigma + mu, h_t, c_t
+        return pred * sigma + mu, h_t, c_t, mu, sigma
 
     # -- internals path ----------------------------------------------------------------------
 
@@ -202,11 +203,12 @@ class GateLSTM(nn.Module):
         c0: Tensor | None = None,
         loc: Tensor | None = None,
         scale: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Forecast plus every gate and state of every layer and step.
 
         x (B, T) raw -> forecast (B, horizon) raw, internals (B, L, 6, T + horizon - 1, H)
-        in QUANTITIES order, and the state after x, hT and cT (L, B, H).
+        in QUANTITIES order, the state after x, hT and cT (L, B, H), and x's loc and scale
+        (B, 1).
         Hidden states come from the fused kernel one layer at a time; the four gates of all
         steps are then one batched product, and the cell states one log-depth scan of
         c_t = f_t * c_(t-1) + i_t * g_t, so no Python-level step loop runs over the input.
@@ -222,7 +224,7 @@ class GateLSTM(nn.Module):
         c0: Tensor | None,
         loc: Tensor | None,
         scale: Tensor | None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Body of internals, run without autograd."""
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
@@ -268,12 +270,12 @@ class GateLSTM(nn.Module):
         written[:, :, 0].addcmul_(seen[:, :, 1, 0], c0_.transpose(0, 1))
         linear_scan(seen[:, :, 1], written, dim=2, out=seen[:, :, 4])
         h_t, c_t = torch.cat(h_last), torch.cat(c_last)  # (L, B, H)
-        step = self.predict(inp[:, -1])  # (B, 1)
+        step = self.readout(inp[:, -1])  # (B, 1)
         preds = [step]
         if horizon > 1:
             dst = result.narrow(3, t, horizon - 1)
             self._generate(step, h_t, c_t, dst, preds, (w_ih_t, w_hh_t, biases))
-        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t
+        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t, mu, sigma
 
     def _generate(
         self,
@@ -305,5 +307,5 @@ class GateLSTM(nn.Module):
                 torch.mul(q[:, 3], q[:, 4].tanh(), out=q[:, 5])
                 h_list[layer], c_list[layer] = q[:, 5], q[:, 4]
                 inp = q[:, 5]
-            step = self.predict(inp)
+            step = self.readout(inp)
             preds.append(step)

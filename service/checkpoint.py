@@ -113,8 +113,8 @@ def warm_up(module: torch.jit.ScriptModule, meta: dict[str, Any]) -> None:
     pin_torch_threads()  # the poll thread, or a request thread loading an old version
     with torch.inference_mode():
         for _ in range(2):
-            forecast, h, _c = module.forward(x, 2, None, None)
-            _f, internals, _h, _c = module.internals(x, 2, None, None)
+            forecast, h, _c, _loc, _scale = module.forward(x, 2, None, None)
+            _f, internals, _h, _c, _loc, _scale = module.internals(x, 2, None, None)
             module.scale(x)
     if tuple(forecast.shape) != (1, 2) or tuple(h.shape) != (layers, 1, hidden):
         raise CheckpointError(

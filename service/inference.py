@@ -126,16 +126,11 @@ def predict(
             h0, c0, loc, scale = (None,) * 4 if init is None else (
                 init.h0, init.c0, init.loc, init.scale
             )  # fmt: skip
-            stats = None
-            if return_state or offsets is not None:
-                # Computed once here and handed to the model, which then only reshapes them.
-                stats = model.module.stats(x, loc, scale)  # (G, 1), (G, 1)
-                loc, scale = stats
             if internals == "none":
                 outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
             else:
                 outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
-            results = _finish(x, outputs, internals, offsets, return_state, stats, field)
+            results = _finish(x, outputs, internals, offsets, return_state, field)
             for j, p in enumerate(results):
                 out[idx[j]] = p
     return [p for p in out if p is not None]
@@ -158,15 +153,15 @@ def _finish(
     internals: InternalsMode,
     offsets: tuple[np.ndarray, np.ndarray] | None,
     return_state: bool,
-    stats: tuple[torch.Tensor, torch.Tensor] | None,
     field: str = "sequence",
 ) -> list[Prediction]:
     """Per-sequence results of one call on sequences of equal length, x (G, T).
 
-    outputs: (forecast, hT, cT) from forward, or (forecast, gates, hT, cT) from internals;
-    stats: the (loc, scale) (G, 1) the sequences were scaled by, for intervals and state.
+    outputs: (forecast, hT, cT, loc, scale) from forward, or (forecast, gates, hT, cT, loc,
+    scale) from internals; loc and scale (G, 1) are what the sequences were scaled by.
     """
-    forecast, h_t, c_t = outputs[0], outputs[-2], outputs[-1]
+    forecast, h_t, c_t = outputs[0], outputs[-4], outputs[-3]
+    stats = outputs[-2], outputs[-1]
     gates = None
     if internals != "none":
         gates = outputs[1]
@@ -175,10 +170,8 @@ def _finish(
     f = forecast.numpy()
     _require_finite(f, "forecast", field)
     lower = upper = None
-    loc = spread = None
-    if stats is not None:
-        loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
-    if offsets is not None and spread is not None:
+    loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
+    if offsets is not None:
         # Summed in float64 so that no intermediate overflows, then sent as float32 like the
         # forecast; a bound beyond float32's range becomes inf and so a 400, never JSON null.
         scale = spread[:, None].astype(np.float64)  # (G, 1) raw units per scaled unit
@@ -199,8 +192,8 @@ def _finish(
             internals=None if g is None else g[j],
             h=None if hb is None else hb[j],
             c=None if cb is None else cb[j],
-            loc=float(loc[j]) if return_state and loc is not None else None,
-            scale=float(spread[j]) if return_state and spread is not None else None,
+            loc=float(loc[j]) if return_state else None,
+            scale=float(spread[j]) if return_state else None,
         )
         for j in range(x.size(0))
     ]

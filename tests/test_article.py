@@ -18,14 +18,14 @@ def test_worked_example(compiled: bool) -> None:
     x = torch.tensor([[1.0]])  # input 1
     h0 = torch.tensor([[[1.0]]])  # short-term memory 1
     c0 = torch.tensor([[[2.0]]])  # long-term memory 2
-    forecast, internals, h_t, c_t = net.internals(x, 1, h0, c0)
+    forecast, internals, h_t, c_t, *_ = net.internals(x, 1, h0, c0)
     for name, value in EXPECTED.items():
         got = internals[0, 0, QUANTITIES.index(name), 0, 0].item()
         assert got == pytest.approx(value, abs=1e-4), name
     assert forecast.item() == pytest.approx(0.98930, abs=1e-4)
     assert h_t.item() == pytest.approx(0.98930, abs=1e-4)
     assert c_t.item() == pytest.approx(2.92299, abs=1e-4)
-    plain, _, _ = net(x, 1, h0, c0)
+    plain, _, _, *_ = net(x, 1, h0, c0)
     assert plain.item() == pytest.approx(0.98930, abs=1e-4)
 
 

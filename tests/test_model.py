@@ -29,7 +29,7 @@ def reference(net: GateLSTM, x: Tensor, horizon: int, h0: Tensor, c0: Tensor) ->
             frame.append(torch.stack([i, f, g, o, c[layer], h[layer]], dim=1))
             inp = h[layer]
         steps.append(torch.stack(frame, dim=1))
-        pred = net.predict(inp)
+        pred = net.readout(inp)
     return torch.stack(steps, dim=3)
 
 
@@ -49,8 +49,8 @@ def test_internals_match_fused_path(layers: int, hidden: int, steps: int, batch:
     scripted = script(net)
     x = torch.randn(batch, steps).cumsum(1) + 10.0
     with torch.no_grad():
-        forecast, h_t, c_t = scripted(x, 1)
-        f_int, internals, h_int, c_int = scripted.internals(x, 1)
+        forecast, h_t, c_t, *_ = scripted(x, 1)
+        f_int, internals, h_int, c_int, *_ = scripted.internals(x, 1)
         loc, scale = net.stats(x)
         top, _ = net.lstm(((x - loc) / scale).unsqueeze(-1))  # fused hidden states (B, T, H)
     assert internals.shape == (batch, layers, 6, steps, hidden)
@@ -68,21 +68,21 @@ def test_internals_match_textbook_lstm(layers: int, hidden: int, steps: int, hor
     net = make(hidden, layers, seed=3)
     x = torch.randn(3, steps) * 4 + 2
     h0, c0 = torch.randn(layers, 3, hidden), torch.randn(layers, 3, hidden) * 2
-    forecast, internals, h_t, c_t = script(net).internals(x, horizon, h0, c0)
+    forecast, internals, h_t, c_t, *_ = script(net).internals(x, horizon, h0, c0)
     expected = reference(net, x, horizon, h0, c0)
     torch.testing.assert_close(internals, expected, atol=1e-5, rtol=0)
     # The state handed back is the one after the observed steps, before generated ones.
     torch.testing.assert_close(h_t, expected[:, :, 5, steps - 1].transpose(0, 1), atol=1e-5, rtol=0)
     torch.testing.assert_close(c_t, expected[:, :, 4, steps - 1].transpose(0, 1), atol=1e-5, rtol=0)
-    plain, _, _ = net(x, horizon, h0, c0)
+    plain, _, _, *_ = net(x, horizon, h0, c0)
     torch.testing.assert_close(forecast, plain.detach(), atol=1e-5, rtol=1e-6)
 
 
 def test_generated_steps_feed_predictions_back() -> None:
     net = make(4, 2)
     x = torch.randn(2, 10)
-    five, _, _ = net(x, 5)
-    one, h, c = net(x, 1)
+    five, _, _, *_ = net(x, 5)
+    one, h, c, *_ = net(x, 1)
     # Continuing from the returned state with the first prediction gives the second one.
     loc, scale = net.stats(x)
     z1 = ((one - loc) / scale).detach()
@@ -93,9 +93,9 @@ def test_generated_steps_feed_predictions_back() -> None:
 def test_state_carries_over_between_calls() -> None:
     net = make(8, 2, normalization="none")
     x = torch.randn(2, 30)
-    whole, h_all, c_all = net(x, 1)
-    _, h, c = net(x[:, :12], 1)
-    rest, h_rest, c_rest = net(x[:, 12:], 1, h, c)
+    whole, h_all, c_all, *_ = net(x, 1)
+    _, h, c, *_ = net(x[:, :12], 1)
+    rest, h_rest, c_rest, *_ = net(x[:, 12:], 1, h, c)
     torch.testing.assert_close(rest, whole, atol=1e-5, rtol=0)
     torch.testing.assert_close(h_rest, h_all, atol=1e-5, rtol=0)
     torch.testing.assert_close(c_rest, c_all, atol=1e-5, rtol=0)
@@ -106,12 +106,12 @@ def test_stream_continues_in_one_scaled_space() -> None:
     net = script(make(8, 2, normalization="window"))
     x = torch.randn(3, 40).cumsum(1) * 5 + 50
     loc, scale = net.stats(x[:, :16])
-    whole, h_all, c_all = net(x, 2, None, None, loc, scale)
-    _, h, c = net(x[:, :16], 1, None, None, loc, scale)
-    rest, h_rest, c_rest = net(x[:, 16:], 2, h, c, loc.flatten(), scale.flatten())
+    whole, h_all, c_all, *_ = net(x, 2, None, None, loc, scale)
+    _, h, c, *_ = net(x[:, :16], 1, None, None, loc, scale)
+    rest, h_rest, c_rest, *_ = net(x[:, 16:], 2, h, c, loc.flatten(), scale.flatten())
     torch.testing.assert_close(rest, whole, atol=1e-4, rtol=1e-6)
     torch.testing.assert_close((h_rest, c_rest), (h_all, c_all), atol=1e-5, rtol=0)
-    f_int, _, h_int, _ = net.internals(x[:, 16:], 2, h, c, loc, scale)
+    f_int, _, h_int, _, *_ = net.internals(x[:, 16:], 2, h, c, loc, scale)
     torch.testing.assert_close(f_int, rest, atol=1e-4, rtol=1e-6)
     torch.testing.assert_close(h_int, h_rest, atol=1e-5, rtol=0)
     with pytest.raises(Exception, match="give both loc and scale"):
@@ -129,15 +129,15 @@ def test_wrong_state_shape_is_refused() -> None:
 def test_window_scaling_is_affine_equivariant() -> None:
     net = make(8, 1, normalization="window")
     x = torch.randn(4, 20)
-    base, _, _ = net(x, 3)
-    moved, _, _ = net(x * 250.0 + 1e4, 3)
+    base, _, _, *_ = net(x, 3)
+    moved, _, _, *_ = net(x * 250.0 + 1e4, 3)
     torch.testing.assert_close(moved, base * 250.0 + 1e4, atol=1e-2, rtol=1e-5)
 
 
 def test_flat_window_gives_finite_forecast_near_the_level() -> None:
     net = make(8, 2, normalization="window")
     for level in (0.0, 5.0, -3e6):
-        forecast, _, _ = net(torch.full((1, 12), level), 2)
+        forecast, _, _, *_ = net(torch.full((1, 12), level), 2)
         assert torch.isfinite(forecast).all()
         assert forecast.sub(level).abs().max() <= 1e-3 * max(1.0, abs(level))
 
