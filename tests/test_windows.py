@@ -1,12 +1,12 @@
-"""Tests for scripts.windows: the time split and window gathering."""
+"""Tests for scripts.pipeline.windows: the time split and window gathering."""
 
 import logging
 
 import numpy as np
 import pytest
 
-from scripts.data import DataError, Series
-from scripts.windows import split_windows, train_part, windows_at
+from scripts.pipeline.csv_series import DataError, Series
+from scripts.pipeline.windows import split_windows, train_part, windows_at
 
 
 def series(values: list[float] | np.ndarray, name: str = "s") -> Series:
@@ -74,7 +74,7 @@ def test_split_property_no_train_target_reaches_the_cut(seed: int) -> None:
 
 def test_short_series_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     data = [series([1.0, 2.0], "tiny"), series(np.arange(10.0), "long")]
-    with caplog.at_level(logging.WARNING, logger="scripts.windows"):
+    with caplog.at_level(logging.WARNING, logger="scripts.pipeline.windows"):
         split = split_windows(data, window=3)
     assert split.skipped == ["tiny"]
     assert "'tiny'" in caplog.text and "skipped" in caplog.text
