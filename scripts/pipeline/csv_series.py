@@ -354,7 +354,7 @@ def default_horizon(freq: str | None) -> int:
         return 48 if pd.Timedelta(off) <= pd.Timedelta(hours=1) else 2 * season_length(freq)
     code = off.rule_code.split("-")[0]
     if code in ("B", "C"):
-        return 10  # two weeks of business days
+        return 14  # two weeks and more of business days, like other daily data
     return {"M": 12, "Q": 8, "W": 52, "D": 14, "Y": 6, "A": 6}.get(code.lstrip("BC")[:1], 1)
 
 

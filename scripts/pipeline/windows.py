@@ -108,6 +108,8 @@ def split_windows(
             "calib": (np.arange(max(cal - horizon + 1, first), n), (cal, n)),
         }
         for part, (origins, span) in ranges.items():
+            if span[0] >= span[1]:  # nothing held out: no windows for this part
+                origins = origins[:0]
             parts[part].append(origins.astype(np.int64))
             spans[part].append(span)
     if len(skipped) == len(series):
