@@ -16,15 +16,15 @@ from urllib.parse import quote
 
 import pytest
 
-from service import ServiceConfig, create_app, middleware
-from service.routes import forecast as forecast_route
+from service import ServiceConfig, create_app, inference, middleware
+from service import request as request_module
 from tests.server import Running, exchange, gunicorn, http_bytes
 
 KEY = "k3y-Alpha_0123456789"
 OTHER = "second.key-XYZ"
 # Health probes (load balancers) and the explorer page with its static files, which hold
 # no data; every other route needs a key. A new route is refused until listed here.
-EXEMPT = {"health.healthz", "health.readyz", "page.index", "static"}
+EXEMPT = {"monitoring.healthz", "monitoring.readyz", "page.index", "static"}
 UNAUTHORIZED = {
     "error": {"code": "unauthorized", "message": "missing or invalid API key", "field": None}
 }
@@ -87,7 +87,7 @@ def test_every_route_but_the_exempt_needs_a_key(secured) -> None:
             assert r.status_code == 401, (method, url)
             assert method == "HEAD" or r.get_json() == UNAUTHORIZED
             assert call(client, method, url, f"Bearer {KEY}").status_code == 200, (method, url)
-    assert {"metrics.metrics", "models.list_models", "docs.openapi"} <= seen
+    assert {"monitoring.metrics", "models.list_models", "docs.openapi"} <= seen
     assert seen >= EXEMPT and set(middleware.EXEMPT_ENDPOINTS) == EXEMPT
     for path in ("/nope", "/models/tiny/extra", "/../etc/passwd"):  # no route probing
         assert client.get(path).status_code == 401
@@ -178,8 +178,8 @@ def test_limits_come_from_the_environment_and_stop_before_model_work(
     def no_model_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("model work started for an over-limit request")
 
-    monkeypatch.setattr(forecast_route, "predict", no_model_work)
-    monkeypatch.setattr(forecast_route, "state_tensors", no_model_work)
+    monkeypatch.setattr(inference, "run", no_model_work)
+    monkeypatch.setattr(request_module, "state_tensors", no_model_work)
     for body, status, field in OVER_LIMIT:
         r = client.post("/forecast", json=body)
         assert r.status_code == status, r.get_data(as_text=True)
