@@ -1,5 +1,7 @@
-"""Postprocess POST /forecast: refuse overflowed results, then build the response body from the
-SequenceResult arrays for orjson to serialize."""
+"""Postprocess POST /forecast: refuse overflowed results, then build the response body.
+
+The body holds the SequenceResult arrays themselves, for orjson to serialize.
+"""
 
 from collections.abc import Sequence
 from typing import Any

@@ -1,7 +1,7 @@
-"""Preprocess POST /forecast: everything a request can get wrong, checked once, into a typed
-ForecastRequest (media type, body size, schema, model, internals size, state, interval).
+"""Preprocess POST /forecast: everything a request can get wrong, checked once.
 
-Every failure is an ApiError naming the request field to blame; what passes is ready for
+Media type, body size, schema, model, internals size, state and interval are checked in
+that order, into a typed ForecastRequest. Every failure is an ApiError naming the request field to blame; what passes is ready for
 service.inference.run.
 """
 

@@ -36,12 +36,15 @@ BAD_HEADERS = [
     "Basic " + KEY,
     "Basic eDp5",
     "Token " + KEY,
+    "Bearer wrong",
     f"Bearer {KEY}x",
     f"Bearer x{KEY}",
     f"Bearer {KEY[:-1]}",
     f"Bearer {KEY} {KEY}",
     f"Bearer {KEY},{OTHER}",
     f"Bearer{KEY}",
+    f"bearer{KEY}",
+    f"Bearer {OTHER},k",
     f"Bearer\t{KEY}",
     "Bearer " + KEY.upper(),
     "Bearer é",
@@ -150,6 +153,19 @@ def test_no_key_is_compared_any_other_way() -> None:
                 )
                 assert not bad, f"{path.name}:{node.lineno} compares a key"
     assert "compare_digest" in inspect.getsource(middleware.authorized)
+
+
+def test_keys_never_reach_the_log(model_dir: Path, capsys) -> None:
+    """In-process: neither a good nor a wrong key, in a header or a query, is logged."""
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, api_keys=(KEY,))
+    client = create_app(cfg).test_client()
+    client.post("/forecast", json=FORECAST, headers={"Authorization": f"Bearer {KEY}"})
+    client.get("/models", headers={"Authorization": f"Bearer {KEY}x"})
+    client.get(f"/models?key={KEY}", headers={"Authorization": f"Bearer {KEY}"})
+    err = capsys.readouterr().err
+    assert "request" in err and KEY not in err
+    assert KEY not in repr(cfg)
+    client.application.extensions["gatecast"].registry.close()
 
 
 LIMITS = {
