@@ -46,19 +46,39 @@ def test_checkpoint_meta_and_summary(
     assert meta["series"][0]["name"] == "sine" and meta["series"][0]["length"] == 200
     assert len(meta["data"]["sha256"]) == 64
     assert meta["training"]["epochs_run"] == 3
-    assert meta["training"]["windows"] == {"train": 148, "val": 40}
-    assert set(meta["metrics"]) == {"model", "naive", "seasonal_naive"}
-    assert set(meta["metrics"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    # 200 points, a tail of 40: training targets before 160, early stopping 160..179,
+    # calibration 180..199; monthly data: a 12-step direct decoder reading season 12.
+    assert meta["training"]["windows"] == {"train": 148, "val": 31, "calib": 31}
+    assert meta["horizon"] == 12 and meta["decoder"] == "direct" and meta["min_history"] == 12
+    assert meta["network"]["seasons"] == [12] and meta["network"]["context"] == 12
+    assert [s["calibration_from"] for s in meta["series"]] == [180]
+    for key in ("metrics", "metrics_horizon"):
+        assert set(meta[key]) == {"model", "naive", "seasonal_naive"}
+        assert set(meta[key]["model"]) == {"mae", "rmse", "smape", "mase"}
     q = meta["residual_quantiles"]
-    assert q["count"] == 40 and len(q["steps"]) == 1 and q["steps"][0] == sorted(q["steps"][0])
+    assert q["source"] == "calibration" and q["counts"] == [20] * 12 and q["count"] == 20
+    assert len(q["steps"]) == 12 and all(row == sorted(row) for row in q["steps"])
     assert {"torch", "lightning", "python"} <= set(meta["versions"])
-    for word in ("gatecast", "seasonal naive", "MAE", "RMSE", "sMAPE", "MASE", "epochs run 3"):
+    words = (
+        "gatecast",
+        "seasonal naive",
+        "MAE",
+        "RMSE",
+        "sMAPE",
+        "MASE",
+        "window 12",
+        "horizon 12",
+    )
+    for word in words:
         assert word in out
     # Losses were logged to CSV, one validation loss per epoch.
     rows = read_csv(Path(meta["training"]["log_path"]) / "metrics.csv")
     assert len([r for r in rows if r.get("val_loss")]) == 3
     x = torch.linspace(100, 130, 12).unsqueeze(0)
     assert torch.isfinite(module(x, 3)[0]).all()
+    # Any longer history gives the same forecast: the model reads its last 12 values.
+    longer = torch.cat([torch.full((1, 30), 5.0), x], dim=1)
+    torch.testing.assert_close(module(longer, 12)[0], module(x, 12)[0])
 
 
 def test_same_seed_same_result(sine_csv: Path, tmp_path: Path) -> None:
@@ -165,7 +185,7 @@ def test_ddp_on_two_cpu_processes(sine_csv: Path, tmp_path: Path) -> None:
     assert list(found) == ["ddp"] and len(found["ddp"]) == 1  # rank 0 alone writes
     module, meta = load(found["ddp"][0])
     assert meta["training"]["epochs_run"] == 3
-    forecast = module(torch.linspace(100, 130, 12).unsqueeze(0), 2)[0]
+    forecast = module(torch.linspace(100, 130, 12).unsqueeze(0), 2)[0]  # within the 12 trained
     assert forecast.shape == (1, 2) and torch.isfinite(forecast).all()
     assert json.dumps(meta)  # plain JSON
 
@@ -177,16 +197,16 @@ def test_killed_training_never_leaves_a_partial_checkpoint(sine_csv: Path, tmp_p
     import signal
     import time
 
-    args = [sys.executable, "-m", "scripts.train", "--data", str(sine_csv), "--name", "k",
-            "--model-dir", str(tmp_path), *FAST, "--epochs", "10", "--patience", "100"]  # fmt: skip
+    args = [sys.executable, "-m", "scripts.train", "--data", str(sine_csv), "--name", "k"]
+    args += ["--model-dir", str(tmp_path), *FAST, "--epochs", "10", "--patience", "100"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
     duration = time.perf_counter() - start
     rng = random.Random(7)
     for fraction in (0.5, 0.9, 0.97, 0.99):
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, **quiet)
         time.sleep(duration * fraction * rng.uniform(0.9, 1.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

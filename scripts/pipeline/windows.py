@@ -116,7 +116,8 @@ def split_windows(
         top = max(series, key=lambda s: len(s.values))
         msg = f"longest is {top.name!r} with {len(top.values)}"
         raise DataError(
-            f"no series is long enough for a history of {history} plus a held-out tail; {msg}"
+            f"no series is long enough for a history of {history} (the window, or the longest "
+            f"season) plus a held-out tail; {msg}"
         )
     if val_fraction > 0 and not all(sum(map(len, parts[p])) for p in ("val", "calib")):
         raise DataError(
