@@ -195,6 +195,7 @@ def test_fingerprint_changes_with_values_names_and_timestamps(write_csv: WriteCs
 
 
 def test_end_to_end_csv_to_windows(write_csv: WriteCsv) -> None:
-    split = split_windows(load(write_csv("f.csv", monthly(24))), window=12, val_fraction=0.25)
+    split = split_windows(load(write_csv("f.csv", monthly(24))), history=12, val_fraction=0.25)
     assert split.train.origin.tolist() == list(range(12, 18))
-    assert split.val.y[:, 0].tolist() == [19.0, 20.0, 21.0, 22.0, 23.0, 24.0]
+    assert split.val.y[:, 0].tolist() == [19.0, 20.0, 21.0]
+    assert split.calib.y[:, 0].tolist() == [22.0, 23.0, 24.0]

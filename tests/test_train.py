@@ -205,8 +205,8 @@ def test_killed_training_never_leaves_a_partial_checkpoint(sine_csv: Path, tmp_p
     duration = time.perf_counter() - start
     rng = random.Random(7)
     for fraction in (0.5, 0.9, 0.97, 0.99):
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, **quiet)
+        out = subprocess.DEVNULL
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
         time.sleep(duration * fraction * rng.uniform(0.9, 1.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
