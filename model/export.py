@@ -12,7 +12,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -69,20 +69,22 @@ def script(net: GateLSTM) -> torch.jit.ScriptModule:
     return torch.jit.script(net.eval())
 
 
-def load(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
-    """Load a checkpoint and its meta.json; raises ValueError if it is not one of ours."""
+def load(source: str | Path | BinaryIO) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """Load a checkpoint (a path or an open binary file) and its meta.json; raises ValueError
+    if it is not one of ours."""
+    where = f"{source}: " if isinstance(source, str | Path) else ""
     extra = {META_FILE: ""}
     silence_jit_deprecation()
-    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    module = torch.jit.load(source, map_location="cpu", _extra_files=extra)
     raw = extra[META_FILE]
     if not raw:
-        raise ValueError(f"{path}: no {META_FILE} inside")
+        raise ValueError(f"{where}no {META_FILE} inside")
     meta = json.loads(raw)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: {META_FILE} is not a {FORMAT} description")
+        raise ValueError(f"{where}{META_FILE} is not a {FORMAT} description")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
-            f"{path}: format version {meta.get('format_version')} "
+            f"{where}format version {meta.get('format_version')} "
             f"(this gatecast reads {FORMAT_VERSION})"
         )
     return module.eval(), meta
@@ -145,14 +147,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def list_checkpoints(
-    model_dir: str | Path, unreadable: dict[str, OSError] | None = None
-) -> dict[str, list[Path]]:
+def list_checkpoints(model_dir: str | Path) -> dict[str, list[Path]]:
     """Finished checkpoints by model name, each list oldest version first.
 
     Only <name>/<version>.pt with valid names count; temporary files, logs and anything
-    else in the folder are ignored. A model folder that cannot be listed (no permission,
-    I/O error) is skipped; pass `unreadable` to collect each one's name and error.
+    else in the folder are ignored, and so is a model folder that cannot be listed.
     """
     found: dict[str, list[Path]] = {}
     root = Path(model_dir)
@@ -164,9 +163,7 @@ def list_checkpoints(
         try:
             with os.scandir(folder) as entries:
                 names = [e.name for e in entries]
-        except OSError as err:
-            if unreadable is not None:
-                unreadable[folder.name] = err
+        except OSError:
             continue
         versions = sorted(
             folder / n for n in names if n.endswith(SUFFIX) and VERSION_RE.match(n[: -len(SUFFIX)])
