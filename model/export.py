@@ -12,7 +12,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 
@@ -69,22 +69,20 @@ def script(net: GateLSTM) -> torch.jit.ScriptModule:
     return torch.jit.script(net.eval())
 
 
-def load(source: str | Path | BinaryIO) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
-    """Load a checkpoint (a path or an open binary file) and its meta.json; raises ValueError
-    if it is not one of ours."""
-    where = f"{source}: " if isinstance(source, str | Path) else ""
+def load(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """Load a checkpoint and its meta.json; raises ValueError if it is not one of ours."""
     extra = {META_FILE: ""}
     silence_jit_deprecation()
-    module = torch.jit.load(source, map_location="cpu", _extra_files=extra)
+    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     raw = extra[META_FILE]
     if not raw:
-        raise ValueError(f"{where}no {META_FILE} inside")
+        raise ValueError(f"{path}: no {META_FILE} inside")
     meta = json.loads(raw)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{where}{META_FILE} is not a {FORMAT} description")
+        raise ValueError(f"{path}: {META_FILE} is not a {FORMAT} description")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
-            f"{where}format version {meta.get('format_version')} "
+            f"{path}: format version {meta.get('format_version')} "
             f"(this gatecast reads {FORMAT_VERSION})"
         )
     return module.eval(), meta

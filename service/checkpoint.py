@@ -88,14 +88,18 @@ def load_checkpoint(path: Path, name: str, version: str, stamp: Stamp) -> Loaded
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
         raise CheckpointError(f"cannot open the file: {err.strerror or err}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise CheckpointError("it is not a regular file")
-        try:
-            module, raw = load(file)
-            meta = parse_meta(raw)
-        except Exception as err:  # torch raises RuntimeError, ValueError, OSError, zip errors
-            raise CheckpointError(_reason(err, path)) from err
+        # torch reads the very file checked above: /dev/fd/N reopens that open file.
+        module, raw = load(f"/dev/fd/{fd}")
+        meta = parse_meta(raw)
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch raises RuntimeError, ValueError, OSError, zip errors
+        raise CheckpointError(_reason(err, path, f"/dev/fd/{fd}")) from err
+    finally:
+        os.close(fd)
     try:
         warm_up(module, meta)
     except CheckpointError:
@@ -105,8 +109,10 @@ def load_checkpoint(path: Path, name: str, version: str, stamp: Stamp) -> Loaded
     return LoadedModel(name, version, stamp, module, meta, now_iso())
 
 
-def _reason(err: BaseException, path: Path) -> str:
-    """One line for /models and the log: the error's first line, the server path cut out."""
+def _reason(err: BaseException, path: Path, opened: str = "") -> str:
+    """One line for /models and the log: the error's first line, server paths cut out."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     text = text.replace(str(path), path.name)
+    if opened:
+        text = text.replace(opened, path.name)
     return f"{type(err).__name__}: {text}"[:300]

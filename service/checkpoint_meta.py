@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from model.export import FORMAT, FORMAT_VERSION
 from model.network import NORMALIZATIONS
@@ -69,6 +70,7 @@ class QuantilesMeta(MetaPart):
     @field_validator("probs")
     @classmethod
     def increasing(cls, probs: list[float]) -> list[float]:
+        """Probabilities inside (0, 1), strictly increasing: interpolation divides by steps."""
         if any(not 0.0 < p < 1.0 for p in probs):
             raise ValueError("every probability must lie strictly between 0 and 1")
         if any(a >= b for a, b in pairwise(probs)):
@@ -78,6 +80,7 @@ class QuantilesMeta(MetaPart):
     @field_validator("steps")
     @classmethod
     def sorted_rows(cls, steps: list[list[float]]) -> list[list[float]]:
+        """Quantiles never decrease along the probabilities, or intervals turn inside out."""
         for k, row in enumerate(steps):
             if any(a > b for a, b in pairwise(row)):
                 raise ValueError(f"step {k + 1}: quantiles must not decrease")
@@ -86,6 +89,7 @@ class QuantilesMeta(MetaPart):
     @field_validator("space")
     @classmethod
     def scaled(cls, space: str) -> str:
+        """The only space the service knows how to turn into raw units."""
         if space != "scaled":
             raise ValueError("must be 'scaled' (residuals divided by the sequence's scale)")
         return space
@@ -123,6 +127,7 @@ class CheckpointMeta(MetaPart):
     @field_validator("format")
     @classmethod
     def known_format(cls, value: str) -> str:
+        """A gatecast checkpoint."""
         if value != FORMAT:
             raise ValueError(f"must be {FORMAT!r}")
         return value
@@ -130,6 +135,7 @@ class CheckpointMeta(MetaPart):
     @field_validator("format_version")
     @classmethod
     def known_format_version(cls, value: int) -> int:
+        """The format version this gatecast reads."""
         if value != FORMAT_VERSION:
             raise ValueError(f"must be {FORMAT_VERSION} (this gatecast reads {FORMAT_VERSION})")
         return value
@@ -137,6 +143,7 @@ class CheckpointMeta(MetaPart):
     @field_validator("created_at")
     @classmethod
     def iso_timestamp(cls, value: str | None) -> str | None:
+        """An ISO 8601 time."""
         if value is not None:
             dt.datetime.fromisoformat(value)  # ValueError names the bad text
         return value
@@ -152,8 +159,12 @@ def parse_meta(raw: dict[str, Any]) -> CheckpointMeta:
     try:
         return CheckpointMeta.model_validate(raw)
     except ValidationError as err:
-        problems = [
-            f"{'.'.join(str(part) for part in e['loc']) or 'meta.json'}: {e['msg']}"
-            for e in err.errors()[:3]
-        ]
-        raise ValueError("meta.json: " + "; ".join(problems)) from None
+        raise ValueError("meta.json: " + "; ".join(describe(e) for e in err.errors()[:3])) from None
+
+
+def describe(error: ErrorDetails) -> str:
+    """One schema error as `field: problem`, the field as a dotted path."""
+    where = ".".join(str(part) for part in error["loc"]) or "the whole file"
+    if error["type"] == "missing":
+        return f"{where!r} is missing"
+    return f"{where}: {error['msg']}"
