@@ -66,6 +66,7 @@ class QuantilesMeta(MetaPart):
     steps: list[list[float]]
     count: int = Field(ge=0)
     space: str
+    source: str | None = None  # which residuals: "validation" or "training"
 
     @field_validator("probs")
     @classmethod
