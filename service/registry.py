@@ -24,7 +24,7 @@ from pathlib import Path
 
 from service.checkpoint import CheckpointError, LoadedModel, load_checkpoint, now_iso
 from service.metrics import Metrics
-from service.model_folder import Found, Stamp, list_folder
+from service.model_folder import Found, Listing, Stamp, list_folder
 from service.snapshot import Entry, Failed, NotKept, Snapshot
 
 log = logging.getLogger("gatecast.registry")
@@ -67,11 +67,11 @@ class Registry:
                 listing = list_folder(self._root)
             except OSError as err:
                 # An unmounted or renamed folder is more likely an accident than a decision
-                # to unload every model: keep serving, and say so.
-                log.error(
-                    "model folder %s cannot be listed, keeping what is loaded: %s", self._root, err
-                )
-                return old
+                # to unload every model: keep serving what is loaded, and say so.
+                log.error("model folder %s cannot be listed: %s", self._root, err)
+                if old.scanned:
+                    return old
+                listing = Listing({}, {})
             versions = {
                 name: self._versions(name, found, old.versions.get(name, {}))
                 for name, found in listing.models.items()
