@@ -42,7 +42,9 @@ class LookupFailed(LookupError):
 class Registry:
     """Scans the model folder into snapshots and hands out loaded models."""
 
-    def __init__(self, model_dir: str | Path, keep: int = 5, metrics: Metrics | None = None):
+    def __init__(
+        self, model_dir: str | Path, keep: int = 5, metrics: Metrics | None = None
+    ) -> None:
         self._root = Path(model_dir)
         self._keep = keep
         self._metrics = metrics
