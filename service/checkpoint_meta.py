@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from model.export import FORMAT, FORMAT_VERSION
-from model.network import NORMALIZATIONS
+from model.network import DECODERS, NORMALIZATIONS
 
 
 class MetaPart(BaseModel):
@@ -39,12 +39,27 @@ def check_normalization(mode: str) -> str:
 Normalization = Annotated[str, AfterValidator(check_normalization)]
 
 
+def check_decoder(decoder: str) -> str:
+    """A decoder the network knows."""
+    if decoder not in DECODERS:
+        raise ValueError(f"must be one of {', '.join(DECODERS)}")
+    return decoder
+
+
+Decoder = Annotated[str, AfterValidator(check_decoder)]
+Scores = dict[str, dict[str, float | None]]  # baseline or model -> score name -> value
+
+
 class NetworkMeta(MetaPart):
     """The network's shape and scaling (model.network.NetworkConfig)."""
 
     hidden_size: int = Field(ge=1)
     num_layers: int = Field(ge=1)
     normalization: Normalization
+    decoder: Decoder | None = None
+    context: int | None = Field(None, ge=1)
+    horizon: int | None = Field(None, ge=1)
+    seasons: list[Annotated[int, Field(ge=1)]] | None = None
     dropout: float | None = Field(None, ge=0.0, lt=1.0)
     head: bool | None = None
     scale_floor: float | None = Field(None, ge=0.0)
@@ -115,9 +130,12 @@ class CheckpointMeta(MetaPart):
     normalization: NormalizationMeta
     window: int = Field(ge=1)
     horizon: int = Field(ge=1)
+    decoder: Decoder | None = None
+    min_history: int | None = Field(None, ge=1)
     frequency: str | None = None
     season: int | None = Field(None, ge=1)
-    metrics: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    metrics: Scores = Field(default_factory=dict)
+    metrics_horizon: Scores | None = None
     residual_quantiles: QuantilesMeta
     series: list[dict[str, Any]] | None = None
     data: dict[str, Any] | None = None

@@ -7,7 +7,7 @@ from flask import Blueprint, Response
 from service.checkpoint import LoadedModel
 from service.checkpoint_meta import CheckpointMeta
 from service.errors import ApiError, json_response
-from service.response_model import ModelInfo, ModelList, VersionInfo
+from service.schemas import ModelInfo, ModelList, VersionInfo
 from service.snapshot import Entry, Failed, Snapshot
 from service.state import get_state
 
