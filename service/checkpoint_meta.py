@@ -80,6 +80,7 @@ class QuantilesMeta(MetaPart):
     probs: list[float] = Field(min_length=2)
     steps: list[list[float]]
     count: int = Field(ge=0)
+    counts: list[Annotated[int, Field(ge=0)]] | None = None  # residuals behind each step
     space: str
     source: str | None = None  # which residuals: "validation" or "training"
 

@@ -145,16 +145,22 @@ def test_a_field_of_the_wrong_type_or_range_is_refused(trained: Meta, case: str)
 
 def test_what_training_writes_passes_and_unknown_keys_are_kept(trained: Meta) -> None:
     meta = copy.deepcopy(trained)
-    meta["decoder"] = "autoregressive"
+    meta["ensemble"] = "mean of 5"
     meta["context"] = 512
     meta["residual_quantiles"]["calibration"] = {"method": "conformal", "coverage": 0.9}
     parsed = parse_meta(meta)
     assert parsed.window == 12 and parsed.network.hidden_size == 8 and parsed.has_intervals
-    assert parsed.model_extra == {"decoder": "autoregressive", "context": 512}
+    assert parsed.model_extra == {"ensemble": "mean of 5", "context": 512}
     assert parsed.residual_quantiles.model_extra == {
         "calibration": meta["residual_quantiles"]["calibration"]
     }
     assert parsed.metrics == trained["metrics"]
+
+
+def test_an_unknown_decoder_is_refused(trained: Meta) -> None:
+    meta = {**copy.deepcopy(trained), "decoder": "autoregressive"}
+    with pytest.raises(ValueError, match="decoder: Value error, must be one of direct, recursive"):
+        parse_meta(meta)
 
 
 def test_a_model_without_quantiles_has_no_intervals(trained: Meta) -> None:
