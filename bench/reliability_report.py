@@ -138,7 +138,7 @@ def broken_rows(r: Broken) -> list[Row]:
 def killed_training_rows(r: KilledTraining) -> list[Row]:
     """Training runs SIGKILLed while the service polls."""
     s = "training SIGKILLed"
-    ok_status = all(st in ("loaded", "available") for st in r.statuses)
+    ok_status = all(st in ("loaded", "not_kept") for st in r.statuses)
     return [
         Row(s, "full run / killed at (s)", f"{r.full_run_s:.1f} / {r.kills_at_s}"),
         Row(s, "outcomes", ", ".join(r.outcomes)),

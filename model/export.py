@@ -145,14 +145,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def list_checkpoints(
-    model_dir: str | Path, unreadable: dict[str, OSError] | None = None
-) -> dict[str, list[Path]]:
+def list_checkpoints(model_dir: str | Path) -> dict[str, list[Path]]:
     """Finished checkpoints by model name, each list oldest version first.
 
     Only <name>/<version>.pt with valid names count; temporary files, logs and anything
-    else in the folder are ignored. A model folder that cannot be listed (no permission,
-    I/O error) is skipped; pass `unreadable` to collect each one's name and error.
+    else in the folder are ignored, and so is a model folder that cannot be listed.
     """
     found: dict[str, list[Path]] = {}
     root = Path(model_dir)
@@ -164,9 +161,7 @@ def list_checkpoints(
         try:
             with os.scandir(folder) as entries:
                 names = [e.name for e in entries]
-        except OSError as err:
-            if unreadable is not None:
-                unreadable[folder.name] = err
+        except OSError:
             continue
         versions = sorted(
             folder / n for n in names if n.endswith(SUFFIX) and VERSION_RE.match(n[: -len(SUFFIX)])

@@ -20,12 +20,17 @@ from service.threads import configure_torch
 
 log = logging.getLogger("gatecast.app")
 
+# Seconds create_app waits for the first scan of the model folder: well inside gunicorn's
+# default 30 s boot timeout. A longer scan goes on; /readyz says 503 until it ends.
+FIRST_SCAN_WAIT = 20.0
+
 
 def create_app(config: ServiceConfig | None = None) -> Flask:
     """Build the Flask app: config (from GATECAST_* when None), models, routes, hooks.
 
-    Raises ConfigError on bad settings. Starts the model-folder poll thread when
-    poll_seconds > 0; under gunicorn this runs in each worker, after the fork.
+    Raises ConfigError on bad settings. Starts the model-folder scan thread (under gunicorn
+    in each worker, after the fork) and waits a bounded time for its first scan, so a folder
+    that hangs a scan cannot keep the worker from booting and answering /healthz.
     """
     cfg = config if config is not None else ServiceConfig.from_env()
     if cfg.default_model is not None:
@@ -41,8 +46,8 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     wire_errors.install()  # under gunicorn: JSON, not HTML, for requests its parser refuses
     metrics = Metrics()
-    registry = Registry(cfg.model_dir, listener=metrics)
-    snap = registry.refresh()
+    registry = Registry(cfg.model_dir, keep=cfg.keep_versions, metrics=metrics)
+    snap = registry.start(cfg.poll_seconds, wait=FIRST_SCAN_WAIT)
     schema = request_schema(cfg)
     state = ServiceState(
         config=cfg,
@@ -56,7 +61,6 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     middleware.install(app, state)
     register_error_handlers(app)
     register_blueprints(app)
-    registry.start_polling(cfg.poll_seconds)
     log.info(
         "gatecast ready: %d model(s) loaded, %d failed, from %s",
         len(snap.latest),

@@ -1,28 +1,18 @@
-"""One checkpoint file: load it through model.export, check its meta.json, warm it up."""
+"""One checkpoint file: open it (regular files only), check its meta.json, warm it up."""
 
 import datetime as dt
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from model.export import FORMAT, FORMAT_VERSION, load
+from model.export import load
+from service.checkpoint_meta import CheckpointMeta, parse_meta
+from service.model_folder import Stamp
 from service.threads import pin_torch_threads
-
-# (size, mtime, ctime in ns): a file whose stamp is unchanged is not loaded again. ctime is
-# in it so that fixing an unreadable file's permissions (chmod) also counts as a change.
-Stamp = tuple[int, int, int]
-
-# Keys meta.json must carry, and the JSON type each must have.
-REQUIRED_META: dict[str, type | tuple[type, ...]] = {
-    "network": dict,
-    "window": int,
-    "horizon": int,
-    "normalization": dict,
-    "residual_quantiles": dict,
-}
 
 
 class CheckpointError(Exception):
@@ -37,56 +27,44 @@ class LoadedModel:
     version: str
     stamp: Stamp
     module: torch.jit.ScriptModule
-    meta: dict[str, Any]
+    meta: CheckpointMeta
     loaded_at: str
 
     @property
     def hidden_size(self) -> int:
         """Units per LSTM layer."""
-        return int(self.meta["network"]["hidden_size"])
+        return self.meta.network.hidden_size
 
     @property
     def num_layers(self) -> int:
         """Stacked LSTM layers."""
-        return int(self.meta["network"]["num_layers"])
+        return self.meta.network.num_layers
 
     @property
     def direct(self) -> bool:
         """Whether the decoder gives every horizon step at once (no feedback)."""
-        return self.meta.get("decoder") == "direct"
+        return self.meta.decoder == "direct"
 
     @property
     def trained_horizon(self) -> int:
         """Steps ahead the model was trained for."""
-        return int(self.meta["horizon"])
+        return self.meta.horizon
 
     @property
     def context(self) -> int:
         """Observed steps the LSTM runs over when no state is carried in."""
-        return int(self.meta["network"].get("context", self.meta["window"]))
+        return self.meta.network.context or self.meta.window
 
     @property
     def min_history(self) -> int:
         """Fewest observations a forecast needs."""
-        return int(self.meta.get("min_history", 1))
+        return self.meta.min_history or 1
 
     @property
     def quantiles(self) -> dict[str, Any]:
         """Residual quantiles for prediction intervals (read-only: shared by requests)."""
-        rq: dict[str, Any] = self.meta["residual_quantiles"]
-        return rq
-
-
-def has_intervals(meta: dict[str, Any]) -> bool:
-    """Whether a checkpoint's meta.json holds residual quantiles for intervals."""
-    rq = meta.get("residual_quantiles", {})
-    return bool(rq.get("steps")) and bool(rq.get("count"))
-
-
-def stamp_of(path: Path) -> Stamp:
-    """Size, modification and change time; raises OSError if the file cannot be stat'ed."""
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        rq = self.meta.residual_quantiles
+        return {"probs": rq.probs, "steps": rq.steps, "count": rq.count}
 
 
 def now_iso() -> str:
@@ -94,45 +72,20 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-def check_meta(meta: dict[str, Any]) -> None:
-    """Raise CheckpointError unless meta.json has the format and keys the service relies on."""
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"meta.json format {meta.get('format')!r} version {meta.get('format_version')!r}, "
-            f"expected {FORMAT!r} version {FORMAT_VERSION}"
-        )
-    for key, kind in REQUIRED_META.items():
-        value = meta.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise CheckpointError(f"meta.json: {key!r} is missing or has the wrong type")
-    net = meta["network"]
-    for key in ("hidden_size", "num_layers"):
-        value = net.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise CheckpointError(f"meta.json: network.{key} is missing or not a positive integer")
-    if meta["window"] < 1 or meta["horizon"] < 1:
-        raise CheckpointError("meta.json: window and horizon must be positive")
-    rq = meta["residual_quantiles"]
-    if not isinstance(rq.get("probs"), list) or not isinstance(rq.get("steps"), list):
-        raise CheckpointError("meta.json: residual_quantiles needs 'probs' and 'steps' lists")
-    for row in rq["steps"]:
-        if not isinstance(row, list) or len(row) != len(rq["probs"]):
-            raise CheckpointError("meta.json: each residual_quantiles step needs one per prob")
-
-
-def warm_up(module: torch.jit.ScriptModule, meta: dict[str, Any]) -> None:
+def warm_up(module: torch.jit.ScriptModule, meta: CheckpointMeta) -> None:
     """Run both entry points twice on zeros and check the shapes against meta.json.
 
     TorchScript's profiling executor optimises a function on its first calls; doing that
     here keeps the cost out of the first request, and a module that loads but cannot run
     (or does not match its meta.json) is caught before it is served.
     """
-    layers, hidden = meta["network"]["num_layers"], meta["network"]["hidden_size"]
-    steps = min(meta["window"], 64)
-    x = torch.zeros(1, max(steps, int(meta.get("min_history", 1))))
-    horizon = min(2, meta["horizon"]) if meta.get("decoder") == "direct" else 2
-    generated = 0 if meta.get("decoder") == "direct" else horizon - 1
-    pin_torch_threads()  # the poll thread, or a request thread loading an old version
+    layers, hidden = meta.network.num_layers, meta.network.hidden_size
+    steps = min(meta.window, 64)
+    x = torch.zeros(1, max(steps, meta.min_history or 1))
+    direct = meta.decoder == "direct"
+    horizon = min(2, meta.horizon) if direct else 2
+    generated = 0 if direct else horizon - 1
+    pin_torch_threads()  # the scan thread has its own OpenMP setting
     with torch.inference_mode():
         for _ in range(2):
             forecast, h, _c, _loc, _scale = module.forward(x, horizon, None, None)
@@ -154,10 +107,22 @@ def load_checkpoint(path: Path, name: str, version: str, stamp: Stamp) -> Loaded
     version or name is served under that, whatever its meta.json recorded when written.
     """
     try:
-        module, meta = load(path)
-    except Exception as err:  # torch raises RuntimeError, ValueError, OSError, zip errors...
-        raise CheckpointError(_reason(err, path)) from err
-    check_meta(meta)
+        # O_NONBLOCK: opening a FIFO (swapped in since the scan) returns at once.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise CheckpointError(f"cannot open the file: {err.strerror or err}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError("it is not a regular file")
+        # torch reads the very file checked above: /dev/fd/N reopens that open file.
+        module, raw = load(f"/dev/fd/{fd}")
+        meta = parse_meta(raw)
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch raises RuntimeError, ValueError, OSError, zip errors
+        raise CheckpointError(_reason(err, path, f"/dev/fd/{fd}")) from err
+    finally:
+        os.close(fd)
     try:
         warm_up(module, meta)
     except CheckpointError:
@@ -167,8 +132,10 @@ def load_checkpoint(path: Path, name: str, version: str, stamp: Stamp) -> Loaded
     return LoadedModel(name, version, stamp, module, meta, now_iso())
 
 
-def _reason(err: BaseException, path: Path) -> str:
-    """One line for /models and the log: the error's first line, the server path cut out."""
+def _reason(err: BaseException, path: Path, opened: str = "") -> str:
+    """One line for /models and the log: the error's first line, server paths cut out."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     text = text.replace(str(path), path.name)
+    if opened:
+        text = text.replace(opened, path.name)
     return f"{type(err).__name__}: {text}"[:300]

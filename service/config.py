@@ -54,6 +54,10 @@ class ServiceConfig:
     log_level: str = "INFO"
     # GATECAST_POLL_SECONDS: how often the model folder is rescanned; 0 disables polling.
     poll_seconds: float = 5.0
+    # GATECAST_KEEP_VERSIONS: newest loadable versions of each model kept in memory (each
+    # worker loads them at every scan; a request may pin any of them). Older versions are
+    # listed on /models as not kept.
+    keep_versions: int = 5
 
     def __post_init__(self) -> None:
         for name in (
@@ -63,6 +67,7 @@ class ServiceConfig:
             "max_horizon",
             "max_internals_values",
             "torch_threads",
+            "keep_versions",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", name)
@@ -117,6 +122,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "torch_threads": (int, "an integer"),
     "log_level": (lambda raw: raw.upper(), "a level"),
     "poll_seconds": (float, "a number of seconds"),
+    "keep_versions": (int, "an integer"),
 }
 
 

@@ -39,7 +39,7 @@ LATENCY_BUCKETS = (
 
 
 class Metrics:
-    """The service's metrics; also the registry's listener for loads and failures."""
+    """The service's metrics; the registry reports its scans and failures here."""
 
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -76,11 +76,11 @@ class Metrics:
         self.latency.labels(endpoint).observe(seconds)
 
     def models_loaded(self, count: int) -> None:
-        """RegistryListener: the number of servable model names."""
+        """Set the number of model names with a servable version."""
         self.loaded.set(count)
 
     def load_failed(self, name: str) -> None:
-        """RegistryListener: one more checkpoint failed to load."""
+        """Count one checkpoint (or model folder) that is not served."""
         self.failures.labels(name).inc()
 
     def render(self) -> tuple[bytes, str]:

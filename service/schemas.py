@@ -262,12 +262,13 @@ class Ready(BaseModel):
 
 
 class VersionInfo(BaseModel):
-    """One checkpoint file; the descriptive fields are null while it is not in memory."""
+    """One checkpoint file; the descriptive fields are null unless it is loaded."""
 
     version: str
-    status: Literal["loaded", "available", "failed"] = Field(
-        description="loaded: in memory; available: an older version, loaded on first use; "
-        "failed: will not load (see reason), retried when the file changes."
+    status: Literal["loaded", "not_kept", "failed"] = Field(
+        description="loaded: in memory, servable; not_kept: older than the newest versions "
+        "kept in memory (GATECAST_KEEP_VERSIONS), not servable; failed: will not load (see "
+        "reason), retried when the file changes."
     )
     latest: bool = Field(description="Served when a request gives no version.")
     reason: str | None = None

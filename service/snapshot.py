@@ -1,20 +1,20 @@
 """What the registry knows at one moment: an immutable map of names and versions."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from service.checkpoint import LoadedModel, Stamp
+from service.checkpoint import LoadedModel
+from service.model_folder import Stamp
 
 
 @dataclass(frozen=True)
 class Failed:
-    """A checkpoint that would not load, and why; retried only once its file changes."""
+    """A checkpoint that will not load, and why; retried only once its file changes."""
 
     name: str
-    version: str
+    version: str  # "" for a model folder that cannot be listed
     path: Path
     stamp: Stamp | None
     reason: str
@@ -22,20 +22,15 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Available:
-    """An older version, not held in memory; loaded on request into a small cache.
-
-    meta is kept when the version was loaded before (it was the newest once), else None.
-    """
+class NotKept:
+    """A version older than the newest ones kept in memory: listed, not served."""
 
     name: str
     version: str
-    path: Path
-    stamp: Stamp
-    meta: dict[str, Any] | None = None
+    reason: str
 
 
-Entry = LoadedModel | Failed | Available
+Entry = LoadedModel | Failed | NotKept
 
 
 @dataclass(frozen=True)
@@ -48,26 +43,33 @@ class Snapshot:
     versions: Mapping[str, Mapping[str, Entry]]
     # name -> the newest version that loaded: what a request without "version" gets.
     latest: Mapping[str, LoadedModel]
-    # name -> why a model folder could not be listed (version ""): e.g. no read permission.
-    # Its versions are unknown, so the name has no entry in `versions`.
-    unlistable: Mapping[str, Failed] = field(default_factory=lambda: MappingProxyType({}))
+    # name -> why a model folder could not be listed; such a name has no `versions`.
+    unlistable: Mapping[str, Failed]
+    # False only before the first scan has finished.
+    scanned: bool = True
 
     @classmethod
     def build(
-        cls,
-        versions: dict[str, dict[str, Entry]],
-        latest: dict[str, LoadedModel],
-        unlistable: dict[str, Failed] | None = None,
+        cls, versions: dict[str, dict[str, Entry]], unlistable: dict[str, Failed]
     ) -> "Snapshot":
-        """Freeze plain dicts into read-only views."""
+        """Freeze plain dicts into read-only views; the latest are the first loaded ones."""
+        latest = {}
+        for name, entries in versions.items():
+            loaded = [e for e in entries.values() if isinstance(e, LoadedModel)]
+            if loaded:
+                latest[name] = loaded[0]
         frozen = {name: MappingProxyType(dict(v)) for name, v in versions.items()}
-        folders = MappingProxyType(dict(unlistable or {}))
-        return cls(MappingProxyType(frozen), MappingProxyType(dict(latest)), folders)
+        return cls(
+            MappingProxyType(frozen),
+            MappingProxyType(latest),
+            MappingProxyType(dict(unlistable)),
+        )
 
     @classmethod
     def empty(cls) -> "Snapshot":
         """The state before the first scan."""
-        return cls.build({}, {})
+        empty: Mapping[str, MappingProxyType] = MappingProxyType({})
+        return cls(empty, MappingProxyType({}), MappingProxyType({}), scanned=False)
 
     def failures(self) -> list[Failed]:
         """Every checkpoint that failed to load."""

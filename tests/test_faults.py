@@ -1,11 +1,15 @@
-"""Faults: broken checkpoints in the model folder, unreadable ones, training killed mid-run.
+"""Faults: broken checkpoints in the model folder, unreadable ones, FIFOs and symlink loops,
+training killed mid-run.
 
-The slow tests run the scenarios of bench/reliability.py on the real gunicorn, at small
-sizes; the first test checks the registry's part of the unreadable-folder case in-process.
+The slow tests run on the real gunicorn, most of them the scenarios of bench/reliability.py
+at small sizes; the first test checks the registry's part of the unreadable-folder case
+in-process.
 """
 
+import errno
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +25,8 @@ from bench.reliability_training import killed_training
 from model.export import list_checkpoints
 from service import ServiceConfig, create_app
 from service.registry import LookupFailed, Registry
-from tests.server import gunicorn
+from tests.checkpoints import publish, version_path
+from tests.server import gunicorn, wait_until
 
 
 def test_a_model_folder_that_cannot_be_listed_is_reported(
@@ -98,6 +103,55 @@ def test_broken_checkpoints_are_listed_logged_and_the_good_model_serves(
     assert all(r.listed_after[name] == "failed" for name in expected)
 
 
+def nobody_reads(fifo: Path) -> bool:
+    """Whether no process has the FIFO open for reading (a non-blocking writer gets ENXIO)."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as err:
+        return err.errno == errno.ENXIO
+    return False
+
+
+@pytest.mark.slow
+def test_fifos_and_symlink_loops_never_stop_a_worker(tmp_path: Path, model_dir: Path) -> None:
+    root = tmp_path / "models"
+    shutil.copytree(model_dir / "tiny", root / "tiny")
+    good = list_checkpoints(root)["tiny"][-1]
+    fifo, loop = version_path(root / "tiny"), version_path(root / "tiny")
+    os.mkfifo(fifo)  # named like the newest checkpoints: a boot used to hang in open()
+    loop.symlink_to(loop)  # and every scan used to fail on this one
+    env = {"GATECAST_POLL_SECONDS": "0.5"}
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(root, log, env=env, ready_path="/readyz", timeout=60) as srv:
+        status, listing, _ = srv.request("GET", "/models/tiny")
+        reasons = {v["version"]: v["reason"] for v in listing["versions"]}
+        assert status == 200 and listing["latest"] == good.stem
+        assert reasons[fifo.stem] == "it is a FIFO, not a regular file"
+        assert reasons[loop.stem] == "cannot stat the file: Too many levels of symbolic links"
+        # More of both while it runs, then a new good version: every worker serves it.
+        later_fifo, later_loop = version_path(root / "tiny"), version_path(root / "tiny")
+        os.mkfifo(later_fifo)
+        later_loop.symlink_to(later_loop)
+        fresh = publish(good)
+        body = {"model": "tiny", "sequence": [1.0, 2.0, 3.0]}
+
+        def served_by_fresh() -> bool:
+            answers = [srv.request("POST", "/forecast", body) for _ in range(8)]
+            return all(s == 200 and r["version"] == fresh.stem for s, r, _ in answers)
+
+        assert wait_until(served_by_fresh, timeout=30, step=0.2)
+        for _ in range(10):
+            began = time.monotonic()
+            assert srv.request("GET", "/healthz", timeout=5)[0] == 200
+            assert time.monotonic() - began < 1
+        assert srv.worker_pids() == srv.workers  # no worker hung, died or was replaced
+        _, listing, _ = srv.request("GET", "/models/tiny")
+        statuses = {v["version"]: v["status"] for v in listing["versions"]}
+        assert [statuses[p.stem] for p in (later_fifo, later_loop, fifo, loop)] == ["failed"] * 4
+        assert nobody_reads(fifo) and nobody_reads(later_fifo)  # never opened by a worker
+    assert "Worker failed to boot" not in log.read_text()
+
+
 @pytest.mark.slow
 def test_killed_training_never_shows_a_partial_checkpoint(
     tmp_path: Path, copy_models: Callable[[Path], Path], sine_csv: Path
@@ -111,7 +165,7 @@ def test_killed_training_never_shows_a_partial_checkpoint(
         r = killed_training(srv, root, train, "killed", [0.5, 0.9, 0.99], poll=0.5)
     assert len(r.outcomes) == 4 and r.polls > 10
     assert r.failures_seen == []  # not one poll of /models showed a failed version
-    assert r.listed and all(s in ("loaded", "available") for s in r.statuses)
+    assert r.listed and all(s in ("loaded", "not_kept") for s in r.statuses)
     assert r.loadable == len(r.listed) == len(list_checkpoints(root)["killed"])
     assert sorted(r.listed) == sorted(p.stem for p in list_checkpoints(root)["killed"])
     # a run killed mid-write leaves its temporary file, which nobody lists

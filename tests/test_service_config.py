@@ -19,6 +19,7 @@ def test_defaults_without_environment() -> None:
         "INFO",
         5.0,
     )
+    assert cfg.keep_versions == 5
 
 
 def test_every_variable_is_read() -> None:
@@ -33,6 +34,7 @@ def test_every_variable_is_read() -> None:
         "GATECAST_TORCH_THREADS": "2",
         "GATECAST_LOG_LEVEL": "debug",
         "GATECAST_POLL_SECONDS": "0.5",
+        "GATECAST_KEEP_VERSIONS": "2",
     }
     assert ServiceConfig.from_env(env) == ServiceConfig(
         model_dir="/srv/models",
@@ -45,6 +47,7 @@ def test_every_variable_is_read() -> None:
         torch_threads=2,
         log_level="DEBUG",
         poll_seconds=0.5,
+        keep_versions=2,
     )
     assert ServiceConfig.from_env({"GATECAST_POLL_SECONDS": "0"}).poll_seconds == 0
 
@@ -62,6 +65,8 @@ def test_every_variable_is_read() -> None:
         ("GATECAST_POLL_SECONDS", "nan"),
         ("GATECAST_POLL_SECONDS", "soon"),
         ("GATECAST_LOG_LEVEL", "LOUD"),
+        ("GATECAST_KEEP_VERSIONS", "0"),
+        ("GATECAST_KEEP_VERSIONS", "all"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str) -> None:
@@ -107,19 +112,21 @@ def test_create_app_sets_torch_threads(tmp_path: Path) -> None:
         torch.set_num_threads(before)
 
 
-def test_poll_thread_runs_only_when_enabled(tmp_path: Path) -> None:
+def test_scan_thread_keeps_running_only_when_polling(tmp_path: Path) -> None:
     import threading
 
-    def pollers() -> int:
-        return sum(t.name == "gatecast-model-poll" for t in threading.enumerate())
+    from tests.server import wait_until
 
-    start = pollers()
+    def scanners() -> int:
+        return sum(t.name == "gatecast-model-scan" for t in threading.enumerate())
+
+    start = scanners()
     app = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0))
-    assert pollers() == start
+    assert wait_until(lambda: scanners() == start, timeout=10)  # one scan, then it ends
     app = create_app(ServiceConfig(model_dir=str(tmp_path), poll_seconds=0.05))
-    assert pollers() == start + 1
+    assert scanners() == start + 1
     app.extensions["gatecast"].registry.close()
-    assert pollers() == start
+    assert scanners() == start
 
 
 def test_service_stays_small(model_dir: Path) -> None:

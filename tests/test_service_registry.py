@@ -1,9 +1,10 @@
-"""The model registry: new versions, broken files, lazy old versions, atomic swaps."""
+"""The model registry: new versions, broken files, the newest versions kept, atomic swaps."""
 
 import io
 import json
 import os
 import shutil
+import threading
 import time
 import warnings
 import zipfile
@@ -16,8 +17,10 @@ import torch
 from model.export import TEMP_PREFIX, list_checkpoints, new_version
 from service import registry as registry_module
 from service.checkpoint import LoadedModel
+from service.metrics import Metrics
+from service.model_folder import Listing
 from service.registry import LookupFailed, Registry
-from service.snapshot import Available, Failed
+from service.snapshot import Failed, NotKept
 
 
 @pytest.fixture
@@ -44,9 +47,9 @@ def test_new_version_is_served_after_refresh(models: Path, publish_copy) -> None
     snap = reg.refresh()
     assert snap.latest["tiny"].version == copy.stem != first.version
     assert reg.get("tiny").version == copy.stem
-    # The superseded version stays servable by name (from the cache, not reloaded).
+    # The superseded version stays loaded and servable by name (not loaded again).
     assert reg.get("tiny", first.version) is first
-    assert isinstance(snap.versions["tiny"][first.version], Available)
+    assert snap.versions["tiny"][first.version] is first
     assert list(snap.versions["tiny"]) == [copy.stem, first.version]  # newest first
 
 
@@ -141,7 +144,8 @@ def test_unreadable_checkpoint_is_listed_as_failed(models: Path) -> None:
     odd = versioned(models, "tiny")
     odd.mkdir()  # a folder named like a checkpoint: reading it fails
     snap = Registry(models).refresh()
-    assert isinstance(snap.versions["tiny"][odd.stem], Failed)
+    entry = snap.versions["tiny"][odd.stem]
+    assert isinstance(entry, Failed) and entry.reason == "it is a folder, not a regular file"
     assert snap.latest["tiny"].version != odd.stem
 
 
@@ -181,32 +185,51 @@ def test_hidden_and_temporary_files_are_ignored(models: Path) -> None:
     assert len(snap.versions["tiny"]) == 1 and not snap.failures()
 
 
-def test_older_versions_load_lazily(models: Path, publish_copy) -> None:
-    old = newest(models, "tiny")
-    publish_copy(old)
-    reg = Registry(models)
+def test_the_newest_versions_are_kept_and_older_ones_listed(models: Path, publish_copy) -> None:
+    oldest = newest(models, "tiny")
+    middle = publish_copy(oldest)
+    reg = Registry(models, keep=2)
+    first = reg.refresh()
+    assert first.versions["tiny"][oldest.stem].version == oldest.stem
+    top = publish_copy(middle)
     snap = reg.refresh()
-    entry = snap.versions["tiny"][old.stem]
-    assert isinstance(entry, Available) and reg.loaded_or_failed(entry) is None
-    model = reg.get("tiny", old.stem)
-    assert isinstance(model, LoadedModel) and model.version == old.stem
-    assert reg.loaded_or_failed(entry) is model  # cached now
-    assert reg.get("tiny", old.stem) is model
-
-
-def test_an_older_version_that_fails_lazily(models: Path, publish_copy) -> None:
-    original = newest(models, "tiny")
-    bad = versioned(models, "tiny")
-    bad.write_bytes(b"junk")
-    publish_copy(original)  # newer than the junk, so the junk is tried only when asked for
-    reg = Registry(models)
-    snap = reg.refresh()
-    assert isinstance(snap.versions["tiny"][bad.stem], Available)
+    assert list(snap.versions["tiny"]) == [top.stem, middle.stem, oldest.stem]
+    assert snap.versions["tiny"][middle.stem] is first.versions["tiny"][middle.stem]  # reused
+    assert reg.get("tiny", middle.stem).version == middle.stem
+    dropped = snap.versions["tiny"][oldest.stem]
+    assert isinstance(dropped, NotKept)
+    assert dropped.reason == "only the 2 newest loadable versions are kept in memory"
     with pytest.raises(LookupFailed) as err:
-        reg.get("tiny", bad.stem)
-    assert err.value.kind == "not_loadable"
-    assert isinstance(reg.loaded_or_failed(snap.versions["tiny"][bad.stem]), Failed)
-    assert isinstance(reg.refresh().versions["tiny"][bad.stem], Failed)
+        reg.get("tiny", oldest.stem)
+    assert err.value.kind == "not_kept" and "2 newest" in err.value.message
+    top.unlink()  # roll back: the oldest is kept again
+    again = reg.refresh()
+    assert [type(e) for e in again.versions["tiny"].values()] == [LoadedModel, LoadedModel]
+    assert again.latest["tiny"] is snap.versions["tiny"][middle.stem]
+
+
+def test_failed_versions_do_not_count_against_the_kept_ones(models: Path) -> None:
+    good = newest(models, "tiny")
+    for _ in range(3):
+        versioned(models, "tiny").write_bytes(b"junk")
+    snap = Registry(models, keep=1).refresh()
+    statuses = [type(e) for e in snap.versions["tiny"].values()]
+    assert statuses == [Failed, Failed, Failed, LoadedModel]
+    assert snap.latest["tiny"].version == good.stem
+
+
+def test_each_failure_is_logged_and_counted_once(models: Path, caplog) -> None:
+    broken = versioned(models, "tiny")
+    broken.write_bytes(b"junk")
+    metrics = Metrics()
+    reg = Registry(models, metrics=metrics)
+    for _ in range(3):
+        reg.refresh()
+    text = metrics.render()[0].decode()
+    assert 'gatecast_model_load_failures_total{model="tiny"} 1.0' in text
+    assert "gatecast_models_loaded 2.0" in text
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and broken.stem in r.message]
+    assert len(logged) == 1 and "zip archive" in logged[0].message
 
 
 def test_lookups_never_touch_the_file_system(models: Path, monkeypatch) -> None:
@@ -233,10 +256,9 @@ def test_removed_model_disappears(models: Path) -> None:
         reg.get("tiny")
 
 
-def test_poll_thread_picks_up_new_versions(models: Path, publish_copy) -> None:
+def test_scan_thread_picks_up_new_versions(models: Path, publish_copy) -> None:
     reg = Registry(models)
-    reg.refresh()
-    reg.start_polling(0.05)
+    assert reg.start(0.05, wait=30).scanned
     try:
         copy = publish_copy(newest(models, "tiny"))
         deadline = time.monotonic() + 10
@@ -263,3 +285,22 @@ def test_a_vanished_model_folder_keeps_what_is_loaded(models: Path) -> None:
     assert reg.refresh() is before  # e.g. an unmounted volume: keep serving
     models.with_name("moved").rename(models)
     assert set(reg.refresh().latest) == {"tiny", "article-cell"}
+
+
+def test_start_waits_a_bounded_time_for_a_scan_that_hangs(models: Path, monkeypatch) -> None:
+    release = threading.Event()
+    real = registry_module.list_folder
+
+    def hanging(root: Path) -> Listing:  # a scan stuck in the file system
+        release.wait(30)
+        return real(root)
+
+    monkeypatch.setattr(registry_module, "list_folder", hanging)
+    reg = Registry(models)
+    began = time.monotonic()
+    snap = reg.start(0, wait=0.3)
+    assert time.monotonic() - began < 5
+    assert not snap.scanned and not snap.latest
+    release.set()
+    reg.close(timeout=30)
+    assert set(reg.snapshot.latest) == {"tiny", "article-cell"}

@@ -16,8 +16,14 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when at least one model can be served, else 503 with the reason."""
-    snap = get_state().registry.snapshot
+    """200 when a model can be served (the default one, if set), else 503 with the reason."""
+    state = get_state()
+    snap = state.registry.snapshot
+    default = state.config.default_model
+    if not snap.scanned:
+        raise ApiError(503, "not_ready", "no model is loaded yet: the first scan is running")
+    if default is not None and default not in snap.latest:
+        raise ApiError(503, "not_ready", f"the default model {default!r} is not loaded")
     if not snap.latest:
         failed, unlistable = len(snap.failures()), len(snap.unlistable)
         causes = [f"{failed} checkpoint(s) failed to load"] if failed else []
