@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.reliability_faults import (
-    broken_checkpoints,
-    drop_file_caps,
-    write_broken,
-)
-from bench.reliability_serving import train_command
-from bench.reliability_training import killed_training
+from bench.common import train_command
+from bench.reliability.faults import broken_checkpoints, drop_file_caps, write_broken
+from bench.reliability.killed_training import killed_training
+from bench.server import gunicorn
 from model.export import list_checkpoints
 from service import ServiceConfig, create_app
 from service.registry import LookupFailed, Registry
-from tests.server import gunicorn
 
 
 def test_a_model_folder_that_cannot_be_listed_is_reported(
