@@ -15,7 +15,7 @@
 #      exactly that file with --no-index --find-links, and never contacts any index for
 #      torch. This is how the image builds where download.pytorch.org cannot be reached
 #      (fill it with `pip download --no-deps torch==2.13.0 -d wheelhouse`; see
-#      scripts/container_smoke.sh). A wheel found there always wins, so a build never
+#      .ci/container-smoke.sh). A wheel found there always wins, so a build never
 #      waits on an unreachable index just because a build argument was not set.
 #   2. otherwise TORCH_INDEX_URL (default: the CPU index), with --index-url, so PyPI's
 #      multi-GB CUDA build can never be chosen.
@@ -29,7 +29,7 @@
 # gatecast code, so that it (and the runtime layer copied from it, about 1 GB) is rebuilt
 # and pushed only when pyproject.toml or the torch version change.
 # (Literal base image names: the FROM lines are not ARG-expanded, so every builder,
-# including the podman stand-in used by scripts/container_smoke.sh, resolves them.)
+# including the podman stand-in used by .ci/container-smoke.sh, resolves them.)
 FROM python:3.11-slim AS deps
 
 ARG TORCH_VERSION=2.13.0
