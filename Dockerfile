@@ -1,42 +1,20 @@
-# gatecast: one image for the batch training job and the gunicorn service.
-#
-#   docker build -t gatecast .
-#   docker run --rm -v gatecast-models:/models gatecast gatecast-train \
-#       --data data/airline_passengers.csv --name airline --model-dir /models --quiet
-#   docker run -d -p 127.0.0.1:8000:8000 -v gatecast-models:/models gatecast
+# gatecast: one image for the batch training job and the gunicorn service; how to build,
+# train and serve with it: docs/container.md.
 #
 # Build arguments:
 #   TORCH_VERSION    torch release to install (the CPU build), default 2.13.0
 #   TORCH_INDEX_URL  PyTorch's CPU wheel index, used only when wheelhouse/ holds no torch
-#                    wheel; set it empty to forbid any network fetch of torch
-#
-# Where torch comes from, in this order (one RUN step below decides):
-#   1. wheelhouse/ in the build context holds torch-$TORCH_VERSION*.whl: pip installs
-#      exactly that file with --no-index --find-links, and never contacts any index for
-#      torch. This is how the image builds where download.pytorch.org cannot be reached
-#      (fill it with `pip download --no-deps torch==2.13.0 -d wheelhouse`; see
-#      .ci/container-smoke.sh). A wheel found there always wins, so a build never
-#      waits on an unreachable index just because a build argument was not set.
-#   2. otherwise TORCH_INDEX_URL (default: the CPU index), with --index-url, so PyPI's
-#      multi-GB CUDA build can never be chosen.
-#   3. neither: the build stops with one clear line.
-# torch goes in with --no-deps either way; its small pure-Python dependencies (sympy,
-# networkx, ...) are then resolved from PyPI with the project's own, under a constraint
-# that pins torch, so no later step can swap the CPU build for another one.
+#                    wheel; empty forbids any network fetch of torch
 
-# ---------------------------------------------------------------------------------------
-# deps: a virtual environment in /opt/venv with torch (CPU) and every dependency, but no
-# gatecast code, so that it (and the runtime layer copied from it, about 1 GB) is rebuilt
-# and pushed only when pyproject.toml or the torch version change.
-# (Literal base image names: the FROM lines are not ARG-expanded, so every builder,
-# including the podman stand-in used by .ci/container-smoke.sh, resolves them.)
+# deps: /opt/venv with torch and every dependency but no gatecast code, so this 1 GB layer
+# is rebuilt only when pyproject.toml or the torch version change. FROM names are literal
+# because FROM lines are not ARG-expanded by every builder (the podman stand-in included).
 FROM python:3.11-slim AS deps
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
-# No pip cache in any layer. No bytecode either, except where a warm-up step below writes
-# it on purpose: pip installs with --no-compile.
+# No pip cache and no bytecode in any layer, except the .pyc files the warm-up writes.
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -44,7 +22,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# torch first, in its own layer: it is most of the image and changes least often.
+# torch first, in its own layer: most of the image, changed least often. A wheel in
+# wheelhouse/ always wins and no index is contacted; else the CPU index, never PyPI's CUDA build.
 COPY wheelhouse/ /wheelhouse/
 RUN set -eu; \
     wheel=$(ls /wheelhouse/torch-"${TORCH_VERSION}"-*.whl /wheelhouse/torch-"${TORCH_VERSION}"+*.whl \
@@ -61,11 +40,8 @@ RUN set -eu; \
     fi; \
     echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
 
-# The dependencies: with no package folders copied yet, `pip install .` installs every
-# dependency plus an empty gatecast (setuptools needs the package's readme: a stand-in, so
-# that editing README.md does not rebuild this layer). Then bytecode for the heavy imports
-# that training and serving share; the build stage's warm-up adds the rest.
-# /opt/deps.stamp marks where this stage ends.
+# Every dependency plus an empty gatecast, under a constraint that keeps the CPU torch; a
+# stand-in README so editing README.md does not rebuild this layer. The stamp marks its end.
 WORKDIR /src
 COPY pyproject.toml ./
 RUN echo "# gatecast" > README.md && pip install --no-compile --find-links /wheelhouse --constraint /opt/torch-constraint.txt . \
@@ -78,10 +54,8 @@ matplotlib.pyplot" \
     && touch /opt/deps.stamp
 
 # ---------------------------------------------------------------------------------------
-# build: gatecast itself into that environment, tried out, and cut into a small layer.
-# (`FROM python:3.11-slim` plus COPY rather than `FROM deps`: the shared podman smoke test
-# mistakes a FROM that names an earlier stage for a base image. COPY keeps file times,
-# which the -newer cut at the end relies on.)
+# build: gatecast installed into that environment, tried out, and cut into a small layer.
+# COPY rather than `FROM deps`: the podman smoke test takes a stage name for a base image.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -92,23 +66,16 @@ COPY --from=deps /opt/deps.stamp /opt/deps.stamp
 WORKDIR /src
 COPY pyproject.toml README.md ./
 
-# Installed like any user would (`pip install .`, not -e): the packages model, scripts
-# and service land in site-packages with their console scripts (gatecast-train,
-# gatecast-backtest, gatecast-article-cell).
+# `pip install .`, not -e: the packages and the gatecast-* commands land in site-packages.
 COPY model/ model/
 COPY scripts/ scripts/
 COPY service/ service/
 RUN pip install --no-compile --no-deps --force-reinstall . && pip check
 
-# Warm-up, which is also a build-time self-test of the installed package: train one dry-run
-# batch, write the article cell, import every gatecast module and the gunicorn worker, and
-# answer one POST /forecast through the app. Bytecode writing is on, so with the deps
-# stage's step exactly the modules that training and serving load get a .pyc (about
-# 85 MB, against about 230 MB for compiling every file of torch, sympy, pandas, ...).
-# Without them each worker spends several seconds more compiling torch at every start,
-# and on a read-only root filesystem nothing could cache them later.
+# Warm-up and self-test: a dry-run training batch, the article cell, every import and one
+# POST /forecast. It writes .pyc only for what runs, which a read-only root cannot cache later.
 COPY data/ data/
-# It runs from / so that Python imports the installed packages, not the sources in /src.
+# From / so that Python imports the installed packages, not the sources in /src.
 RUN set -eu; \
     cd /; \
     export PYTHONDONTWRITEBYTECODE= MPLBACKEND=Agg GATECAST_MODEL_DIR=/tmp/warm \
@@ -126,10 +93,8 @@ r = client.post('/forecast', json={'sequence': [1.0, 2.0, 3.0], 'horizon': 2}); 
 assert r.status_code == 200, r.get_data(as_text=True)" >/dev/null; \
     rm -rf /tmp/warm
 
-# What this stage added (gatecast's package, dist-info and console scripts, which replace
-# the empty ones file for file, and the warm-up's new .pyc files, the standard library's
-# included: about 0.5 s less start-up per process), laid out under /out for one small
-# COPY: a code change then ships a layer of a few MB, not 1 GB.
+# Everything newer than the stamp (gatecast and the warm-up's .pyc) goes under /out, so a
+# code change ships a layer of a few MB, not 1 GB.
 RUN cd / \
     && mkdir /out \
     && find opt/venv usr/lib/python3.11 usr/local/lib/python3.11 -newer /opt/deps.stamp \
@@ -146,11 +111,8 @@ RUN cd / \
 # bundled default series. No compilers, no pip cache, no sources, no tests.
 FROM python:3.11-slim AS runtime
 
-# PATH: the venv first, so `gunicorn`, `python` and the gatecast-* commands are its own.
-# HOME and MPLCONFIGDIR point at /tmp: the root filesystem may be read-only (Kubernetes
-# readOnlyRootFilesystem, `docker run --read-only --tmpfs /tmp`) and matplotlib wants a
-# writable config folder. GATECAST_TORCH_THREADS=1: scale with gunicorn workers (one
-# per core, GATECAST_WORKERS), not with torch threads per worker.
+# HOME and MPLCONFIGDIR in /tmp: the root filesystem may be read-only. One torch thread:
+# the service scales with gunicorn workers, one per core.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -160,19 +122,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     GATECAST_BIND=0.0.0.0:8000 \
     GATECAST_TORCH_THREADS=1
 
-# A fixed numeric UID/GID (10001), so volume ownership (chown 10001, Kubernetes
-# runAsUser/fsGroup) can be set up without looking inside the image. /models is created
-# owned by it before VOLUME, so a new named volume starts out writable for training.
+# A fixed numeric UID so volume ownership can be set up without looking inside the image;
+# /models is made before VOLUME so a new named volume is writable for training.
 RUN groupadd --gid 10001 gatecast \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
        --shell /usr/sbin/nologin gatecast \
     && mkdir -p /models \
     && chown 10001:10001 /models
 
-# The venv, root-owned (the service cannot modify its own code), in two layers: the
-# dependencies (about 1 GB, changes with pyproject.toml) and gatecast with the warm-up's
-# bytecode (a few MB, changes with the code). COPY keeps file times, so the .pyc files
-# stay valid.
+# Root-owned, so the service cannot modify its own code; two layers, dependencies and
+# gatecast. COPY keeps file times, so the .pyc files stay valid.
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=build /out/ /
 
@@ -184,12 +143,9 @@ USER 10001:10001
 VOLUME ["/models"]
 EXPOSE 8000
 
-# /healthz answers 200 whenever a worker answers (even with no models yet: readiness is
-# /readyz). The slim image has no curl, so python's urllib; the port follows GATECAST_BIND.
+# Liveness, not readiness (/readyz): 200 whenever a worker answers. No curl in the slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('GATECAST_BIND', '0.0.0.0:8000').rsplit(':', 1)[-1]; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:' + port + '/healthz', timeout=3).status == 200 else 1)"]
 
-# No ENTRYPOINT: `docker run IMAGE gatecast-train ...` simply replaces this command.
-# gunicorn.conf.py (in the WORKDIR) takes the bind address, workers and threads from
-# GATECAST_* variables.
+# No ENTRYPOINT, so `docker run IMAGE gatecast-train ...` replaces this command.
 CMD ["gunicorn", "-c", "gunicorn.conf.py"]

@@ -19,8 +19,8 @@ import pandas as pd
 
 from bench import common as c
 from bench import datasets
-from scripts.data import DataConfig, load_series
-from scripts.windows import split_windows
+from scripts.pipeline.csv_series import DataConfig, load_series
+from scripts.pipeline.windows import split_windows
 
 RESULTS = c.REPO / "bench" / "results" / "accuracy.md"
 NAMES = ["airline_passengers", *datasets.BUILDERS]
@@ -128,7 +128,7 @@ def one_run(
     """Train one model and backtest it one step ahead over the last val_fraction."""
     frac = args.val_fraction
     n = len(pd.read_csv(csv))
-    cut = n - round(n * frac)  # first backtest origin; scripts.windows cuts training here too
+    cut = n - round(n * frac)  # first backtest origin; scripts.pipeline.windows cuts training here too
     train_csv = csv
     if variant == "strict":  # training and its early stopping see only the rows before the cut
         train_csv = work / "strict" / f"{name}.csv"

@@ -39,7 +39,14 @@ ARTICLE_COLOURS: dict[str, str] = {
 
 def article_config() -> NetworkConfig:
     """One unit, one layer, no head, no scaling: the forecast is the new short-term memory."""
-    return NetworkConfig(hidden_size=1, num_layers=1, dropout=0.0, head=False, normalization="none")
+    return NetworkConfig(
+        hidden_size=1,
+        num_layers=1,
+        dropout=0.0,
+        head=False,
+        decoder="recursive",
+        normalization="none",
+    )
 
 
 def article_cell() -> GateLSTM:

@@ -1,4 +1,11 @@
-"""Prediction intervals from quantiles of scaled validation residuals."""
+"""Prediction intervals: split-conformal quantiles of scaled residuals, per horizon step.
+
+The residuals come from a span of each series that neither training nor early stopping nor
+weight selection saw, each divided by its window's scale, so one table serves every level
+of a series. A central interval at level a takes, at each step, the residual quantiles at
+(1 -/+ a') / 2, with a' = min(1, a (n + 1) / n) the finite-sample correction of split
+conformal prediction for n calibration residuals at that step.
+"""
 
 import math
 from typing import Any
@@ -22,14 +29,21 @@ MAX_LEVEL = 0.99
 
 
 def residual_quantiles(residuals: Tensor) -> dict[str, Any]:
-    """Quantiles per horizon step of scaled residuals (N, horizon), for meta.json."""
+    """Quantiles per horizon step of scaled residuals (N, horizon; NaN: no residual), for
+    meta.json. Steps without residuals are left out, so `steps` may be shorter."""
     r = residuals.double()
     probs = torch.tensor(PROBS, dtype=torch.float64)
-    steps = torch.quantile(r, probs, dim=0).T if r.size(0) else torch.zeros(r.size(1), 0)
+    counts = (~torch.isnan(r)).sum(dim=0).tolist() if r.size(0) else []
+    steps = []
+    for k, n in enumerate(counts):
+        if n == 0:
+            break
+        steps.append([round(float(v), 6) for v in torch.nanquantile(r[:, k], probs)])
     return {
         "probs": list(PROBS),
-        "steps": [[round(float(v), 6) for v in row] for row in steps],
-        "count": int(r.size(0)),
+        "steps": steps,
+        "counts": [int(n) for n in counts[: len(steps)]],
+        "count": int(min(counts[: len(steps)], default=0)),
         "space": "scaled",  # multiply by the model's per-sequence scale for raw units
     }
 
@@ -48,8 +62,8 @@ def interval_offsets(
 ) -> tuple[list[float], list[float]]:
     """Lower and upper offsets (scaled units) per step for a central interval at `level`.
 
-    Steps beyond those the residuals cover grow from the last known step like a random
-    walk (by sqrt(h / H)): an approximation, as recursive errors compound.
+    Steps beyond those the residuals cover (a recursive model asked past its trained
+    horizon) grow from the last known step like a random walk (by sqrt(h / H)).
     """
     if not 0.0 < level <= MAX_LEVEL:
         raise ValueError(f"interval level must be in (0, {MAX_LEVEL}]")
@@ -57,12 +71,14 @@ def interval_offsets(
     steps: list[list[float]] = quantiles["steps"]
     if not steps or not quantiles.get("count"):
         raise ValueError("this model has no residual quantiles")
+    counts: list[int] = quantiles.get("counts") or [int(quantiles["count"])] * len(steps)
     lows: list[float] = []
     highs: list[float] = []
     for h in range(1, horizon + 1):
         known = min(h, len(steps))
         grow = math.sqrt(h / known)
-        row = steps[known - 1]
-        lows.append(_interp((1 - level) / 2, probs, row) * grow)
-        highs.append(_interp((1 + level) / 2, probs, row) * grow)
+        row, n = steps[known - 1], counts[known - 1]
+        wide = min(1.0, level * (n + 1) / n)  # split-conformal finite-sample correction
+        lows.append(_interp((1 - wide) / 2, probs, row) * grow)
+        highs.append(_interp((1 + wide) / 2, probs, row) * grow)
     return lows, highs

@@ -9,9 +9,11 @@ from torch import Tensor
 
 from model.network import GateLSTM, NetworkConfig
 
+LOSSES = ("mae", "mse")
+
 
 class Forecaster(L.LightningModule):
-    """Trains GateLSTM on (window, next `horizon` values) pairs, with the loss in scaled units.
+    """Trains GateLSTM on (history, next `horizon` values) pairs, the loss in scaled units.
 
     The loss is taken after each window's own scaling, so a global model over series of very
     different sizes weighs every series alike.
@@ -19,27 +21,35 @@ class Forecaster(L.LightningModule):
 
     def __init__(
         self,
-        network: dict[str, Any] | None = None,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
+        network: dict[str, Any],
+        lr: float,
+        weight_decay: float,
+        loss: str,
         global_loc: float = 0.0,
         global_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
         self.save_hyperparameters()
-        self.net = GateLSTM(NetworkConfig(**(network or {})))
+        self.net = GateLSTM(NetworkConfig(**network))
         self.net.set_global_stats(global_loc, global_scale)
 
     def forward(self, x: Tensor, horizon: int = 1) -> Tensor:
-        """Raw forecast for raw windows: (B, T) -> (B, horizon)."""
+        """Raw forecast for raw histories: (B, T) -> (B, horizon)."""
         return self.net(x, horizon)[0]
 
     def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        """Scaled MSE of the recursive forecast over the target's horizon, logged per stage."""
+        """Scaled loss of the forecast over the target's horizon, logged per stage."""
         x, y = batch  # (B, T), (B, horizon)
-        z, loc, scale, h0, c0 = self.net.prepare(x)  # (B, T), (B, 1) x 2, (L, B, H) x 2
-        pred, _, _ = self.net.forward_scaled(z, y.size(1), h0, c0)  # (B, horizon)
-        loss = F.mse_loss(pred, (y - loc) / scale)
+        z, run, loc, scale, h0, c0 = self.net.prepare(x)  # (B, T), int, (B, 1) x 2, (L, B, H) x 2
+        pred, _, _ = self.net.forward_scaled(z, run, y.size(1), h0, c0)  # (B, horizon)
+        target = (y - loc) / scale  # NaN where a target lies outside the window's part
+        known = ~torch.isnan(target)
+        if self.hparams["loss"] == "mae":
+            loss = F.l1_loss(pred[known], target[known])
+        else:
+            loss = F.mse_loss(pred[known], target[known])
         self.log(
             f"{stage}_loss",
             loss,

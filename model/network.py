@@ -1,6 +1,6 @@
 """The gatecast network: a fused-LSTM forecaster whose gates can be read out at full speed."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import torch
@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from model.scan import linear_scan
 
 NORMALIZATIONS = ("none", "global", "window")
+DECODERS = ("direct", "recursive")
 
 # Order of the quantities in the internals tensor's third dimension.
 QUANTITIES = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state", "hidden_state")
@@ -16,13 +17,33 @@ QUANTITIES = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_sta
 
 @dataclass
 class NetworkConfig:
-    """Shape and scaling of the forecaster."""
+    """Shape, decoder and scaling of the forecaster; documented fields are training flags."""
 
-    hidden_size: int = 64
-    num_layers: int = 2
-    dropout: float = 0.0
+    hidden_size: int = field(
+        default=64, metadata={"flag": "--hidden", "help": "LSTM units per layer"}
+    )
+    num_layers: int = field(default=2, metadata={"flag": "--layers", "help": "stacked LSTM layers"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout between LSTM layers"})
+    normalization: str = field(
+        default="window",
+        metadata={
+            "choices": NORMALIZATIONS,
+            "help": "input scaling inside the model: none, global (training statistics) "
+            "or window (each input window by its own mean and spread)",
+        },
+    )
+    decoder: str = field(
+        default="direct",
+        metadata={
+            "choices": DECODERS,
+            "help": "direct: the last hidden state (with the last value and the seasonal-naive "
+            "values) gives every horizon step at once; recursive: one step, fed back",
+        },
+    )
+    context: int = 24  # steps the LSTM runs over when no state is carried in
+    horizon: int = 1  # steps the direct decoder emits
+    seasons: list[int] = field(default_factory=list)  # their seasonal naives feed the decoder
     head: bool = True  # False: the forecast is the top layer's hidden state (hidden_size 1)
-    normalization: str = "window"  # none | global | window
     scale_floor: float = 1e-6  # absolute floor on the scale, so flat windows do not divide by 0
     scale_floor_rel: float = 1e-4  # plus this fraction of |mean|, so float noise is not amplified
 
@@ -33,8 +54,17 @@ class NetworkConfig:
             raise ValueError("dropout must be in [0, 1)")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}")
-        if not self.head and self.hidden_size != 1:
-            raise ValueError("a model without a head needs hidden_size 1")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}")
+        if self.context < 1 or self.horizon < 1 or any(s < 1 for s in self.seasons):
+            raise ValueError("context, horizon and seasons must be at least 1")
+        if not self.head and (self.hidden_size != 1 or self.decoder != "recursive"):
+            raise ValueError("a model without a head needs hidden_size 1 and the recursive decoder")
+
+    @property
+    def min_history(self) -> int:
+        """Fewest observations a forecast needs: the longest season the decoder looks back."""
+        return max([1, *self.seasons]) if self.decoder == "direct" else 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form for checkpoints and hyperparameters."""
@@ -53,19 +83,26 @@ def activate(pre: Tensor, dst: Tensor) -> None:
 
 
 class GateLSTM(nn.Module):
-    """Univariate next-value forecaster: scaling, fused nn.LSTM, linear head.
+    """Univariate forecaster: scaling, fused nn.LSTM, and a direct or recursive decoder.
 
-    Three entry points, all on raw values of shape (B, T):
-    `forward` (forecast and final state), `internals` (the same plus every gate and state
-    of every layer and step) and `scale` (the per-sequence scale, for prediction intervals).
+    Entry points, all on raw values x of shape (B, T): `forward` (forecast, final state and
+    scaling), `internals` (the same plus every gate and state of every layer and step the
+    LSTM ran over), `scale` (the per-sequence scale, for intervals) and `steps_run`.
+    Without a carried state the LSTM runs over the last `context` observations only, the
+    span it was trained on; the direct decoder also reads the last value and, per season,
+    the seasonal-naive values from the whole history.
     """
 
     global_loc: Tensor
     global_scale: Tensor
     norm_mode: Final[int]
     has_head: Final[bool]
+    direct: Final[bool]
     hidden_size: Final[int]
     num_layers: Final[int]
+    context: Final[int]
+    out_steps: Final[int]
+    seasons: list[int]
     floor_abs: Final[float]
     floor_rel: Final[float]
 
@@ -74,8 +111,12 @@ class GateLSTM(nn.Module):
         self.config = config
         self.norm_mode = NORMALIZATIONS.index(config.normalization)
         self.has_head = config.head
+        self.direct = config.decoder == "direct"
         self.hidden_size = config.hidden_size
         self.num_layers = config.num_layers
+        self.context = config.context
+        self.out_steps = config.horizon if self.direct else 1
+        self.seasons = list(config.seasons) if self.direct else []
         self.floor_abs = config.scale_floor
         self.floor_rel = config.scale_floor_rel
         self.lstm = nn.LSTM(
@@ -85,7 +126,9 @@ class GateLSTM(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = nn.Linear(config.hidden_size, 1) if config.head else nn.Identity()
+        # Direct: [last hidden state, last value, seasonal naives] -> every horizon step.
+        width = config.hidden_size + (1 + len(self.seasons) * self.out_steps if self.direct else 0)
+        self.head = nn.Linear(width, self.out_steps) if config.head else nn.Identity()
         # Training statistics for "global" scaling; set by set_global_stats before training.
         self.register_buffer("global_loc", torch.zeros(()))
         self.register_buffer("global_scale", torch.ones(()))
@@ -96,6 +139,12 @@ class GateLSTM(nn.Module):
         self.global_scale.fill_(max(scale, self.floor_abs + self.floor_rel * abs(loc)))
 
     # -- scaling ---------------------------------------------------------------------------
+
+    @torch.jit.export
+    def steps_run(self, t: int, carried: bool) -> int:
+        """How many of t observations the LSTM runs over: all of them after a carried state
+        (a stream goes on), else the last `context` (the span it was trained on)."""
+        return t if carried else min(t, self.context)
 
     @torch.jit.export
     def stats(
@@ -121,7 +170,8 @@ class GateLSTM(nn.Module):
     @torch.jit.export
     def scale(self, x: Tensor) -> Tensor:
         """Per-sequence scale that maps scaled residuals back to raw units: (B, T) -> (B,)."""
-        return self.stats(x, None, None)[1].squeeze(1)
+        run = x[:, x.size(1) - self.steps_run(x.size(1), False) :]
+        return self.stats(run, None, None)[1].squeeze(1)
 
     # -- plain path --------------------------------------------------------------------------
 
@@ -143,21 +193,46 @@ class GateLSTM(nn.Module):
         c0: Tensor | None = None,
         loc: Tensor | None = None,
         scale: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Raw x (B, T) -> scaled z (B, T), its loc and scale (B, 1), and h, c (L, B, H)."""
-        mu, sigma = self.stats(x, loc, scale)  # (B, 1)
+    ) -> tuple[Tensor, int, Tensor, Tensor, Tensor, Tensor]:
+        """Raw x (B, T) -> scaled z (B, T), the steps the LSTM runs over (the last R of z),
+        the loc and scale (B, 1) of those steps, and the initial h, c (L, B, H)."""
+        t = x.size(1)
+        if t < 1:
+            raise ValueError("give at least one observation")
+        run = self.steps_run(t, h0 is not None)
+        mu, sigma = self.stats(x[:, t - run :], loc, scale)  # (B, 1)
         h, c = self.initial_state(x.size(0), h0, c0, x)
-        return (x - mu) / sigma, mu, sigma, h, c
+        return (x - mu) / sigma, run, mu, sigma, h, c
 
     def readout(self, top: Tensor) -> Tensor:
-        """Scaled next value from the top layer's hidden state: (B, H) -> (B, 1)."""
+        """Recursive decoder: scaled next value from the top hidden state: (B, H) -> (B, 1)."""
         return self.head(top) if self.has_head else top
 
+    def decode(self, top: Tensor, z: Tensor) -> Tensor:
+        """Direct decoder: every scaled horizon step from the top hidden state (B, H) and the
+        scaled history z (B, T): its last value and each season's naive forecast."""
+        t = z.size(1)
+        parts = [top, z[:, t - 1 :]]  # (B, H), (B, 1)
+        steps = torch.arange(1, self.out_steps + 1)  # (S,)
+        for season in self.seasons:
+            if t < season:
+                raise ValueError(f"this model needs at least {season} observations")
+            # The value one season (or as many as it takes) before each target step.
+            back = season * torch.div(steps + season - 1, season, rounding_mode="floor")
+            parts.append(z.index_select(1, t - 1 + steps - back))  # (B, S)
+        return self.head(torch.cat(parts, dim=1))  # (B, S)
+
     def forward_scaled(
-        self, z: Tensor, horizon: int, h0: Tensor, c0: Tensor
+        self, z: Tensor, run: int, horizon: int, h0: Tensor, c0: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Recursive forecast on scaled inputs z (B, T) -> (B, horizon), hT, cT (L, B, H)."""
-        out, (h, c) = self.lstm(z.unsqueeze(-1), (h0, c0))  # out (B, T, H)
+        """Scaled forecast (B, horizon) from scaled history z (B, T) whose last `run` steps
+        the LSTM reads, and the state hT, cT (L, B, H) after them."""
+        seen = z[:, z.size(1) - run :]  # (B, R)
+        out, (h, c) = self.lstm(seen.unsqueeze(-1), (h0, c0))  # out (B, R, H)
+        if self.direct:
+            if horizon > self.out_steps:
+                raise ValueError(f"horizon {horizon} is beyond the {self.out_steps} trained")
+            return self.decode(out[:, -1], z)[:, :horizon], h, c
         h_obs, c_obs = h, c  # the state after the observed inputs is the one we hand back
         step = self.readout(out[:, -1])  # (B, 1)
         preds = [step]
@@ -183,8 +258,8 @@ class GateLSTM(nn.Module):
         """
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        z, mu, sigma, h, c = self.prepare(x, h0, c0, loc, scale)
-        pred, h_t, c_t = self.forward_scaled(z, horizon, h, c)
+        z, run, mu, sigma, h, c = self.prepare(x, h0, c0, loc, scale)
+        pred, h_t, c_t = self.forward_scaled(z, run, horizon, h, c)
         return pred * sigma + mu, h_t, c_t, mu, sigma
 
     # -- internals path ----------------------------------------------------------------------
@@ -204,11 +279,12 @@ class GateLSTM(nn.Module):
         loc: Tensor | None = None,
         scale: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Forecast plus every gate and state of every layer and step.
+        """Forecast plus every gate and state of every layer and step the LSTM ran over.
 
-        x (B, T) raw -> forecast (B, horizon) raw, internals (B, L, 6, T + horizon - 1, H)
-        in QUANTITIES order, the state after x, hT and cT (L, B, H), and x's loc and scale
-        (B, 1).
+        x (B, T) raw -> forecast (B, horizon) raw, internals (B, L, 6, S, H) in QUANTITIES
+        order, the state after x, hT and cT (L, B, H), and the loc and scale (B, 1).
+        S covers the R = steps_run(T) observed steps, plus horizon - 1 generated ones with
+        the recursive decoder (the direct one feeds nothing back).
         Hidden states come from the fused kernel one layer at a time; the four gates of all
         steps are then one batched product, and the cell states one log-depth scan of
         c_t = f_t * c_(t-1) + i_t * g_t, so no Python-level step loop runs over the input.
@@ -228,14 +304,17 @@ class GateLSTM(nn.Module):
         """Body of internals, run without autograd."""
         if horizon < 1:
             raise ValueError("horizon must be at least 1")
-        b, t = x.size(0), x.size(1)
+        if self.direct and horizon > self.out_steps:
+            raise ValueError(f"horizon {horizon} is beyond the {self.out_steps} trained")
+        z, t, mu, sigma, h0_, c0_ = self.prepare(x, h0, c0, loc, scale)
+        b = x.size(0)
         hs, n_layers = self.hidden_size, self.num_layers
-        z, mu, sigma, h0_, c0_ = self.prepare(x, h0, c0, loc, scale)
-        inp = z.unsqueeze(-1)  # (B, T, 1)
+        inp = z[:, z.size(1) - t :].unsqueeze(-1)  # (B, R, 1)
+        generated = 0 if self.direct else horizon - 1
         # Every quantity is written straight into its place in the result (out=), because
         # gathering strided gate slices afterwards costs more than the gates themselves.
-        result = torch.empty(b, n_layers, 6, t + horizon - 1, hs, dtype=x.dtype)
-        seen = result.narrow(3, 0, t)  # (B, L, 6, T, H)
+        result = torch.empty(b, n_layers, 6, t + generated, hs, dtype=x.dtype)
+        seen = result.narrow(3, 0, t)  # (B, L, 6, R, H)
         flat = self.weights()
         # Per layer, gate pre-activations are bias + inp @ w_ih_t + h_prev @ w_hh_t, in
         # PyTorch's row order (input, forget, cell, output); kept for the generated steps.
@@ -258,18 +337,21 @@ class GateLSTM(nn.Module):
             pre[:, 0].addmm_(state[0][0], w_hh_t[layer])
             if t > 1:
                 pre[:, 1:].baddbmm_(out[:, :-1], w_hh_t[layer].expand(b, hs, 4 * hs))
-            pre = pre.view(b, t, 4, hs).transpose(1, 2)  # (B, 4, T, H)
-            dst = seen[:, layer]  # (B, 6, T, H)
+            pre = pre.view(b, t, 4, hs).transpose(1, 2)  # (B, 4, R, H)
+            dst = seen[:, layer]  # (B, 6, R, H)
             activate(pre, dst)
             dst[:, 5].copy_(out)
             h_last.append(h_n)
             c_last.append(c_n)
             inp = out
         # Fold the initial cell state into the first step, then scan all layers at once.
-        written = seen[:, :, 0] * seen[:, :, 2]  # (B, L, T, H)
+        written = seen[:, :, 0] * seen[:, :, 2]  # (B, L, R, H)
         written[:, :, 0].addcmul_(seen[:, :, 1, 0], c0_.transpose(0, 1))
         linear_scan(seen[:, :, 1], written, dim=2, out=seen[:, :, 4])
         h_t, c_t = torch.cat(h_last), torch.cat(c_last)  # (L, B, H)
+        if self.direct:
+            pred = self.decode(inp[:, -1], z)[:, :horizon]  # (B, horizon)
+            return pred * sigma + mu, result, h_t, c_t, mu, sigma
         step = self.readout(inp[:, -1])  # (B, 1)
         preds = [step]
         if horizon > 1:

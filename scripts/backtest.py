@@ -1,13 +1,13 @@
-"""Backtest a checkpoint on a CSV: rolling one-step-ahead forecasts over the series' tail,
-plus one multi-step forecast from an origin, against naive and seasonal-naive baselines.
+"""Backtest a checkpoint on a CSV: rolling one-step and H-step forecasts over the series' tail
+from the true history, interval coverage, and the baselines; writes report.json and plot.png.
 
-    python -m scripts.backtest --checkpoint models/airline/VERSION.pt \\
-        --data data/airline_passengers.csv --out reports/airline
+    python -m scripts.backtest --model airline --data data/airline_passengers.csv --out bt
 """
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,48 +15,58 @@ import numpy as np
 
 from model.export import list_checkpoints, load
 from model.intervals import interval_offsets
-from scripts.cli import add_data_arguments, data_config
-from scripts.data import (
-    DataError,
-    Series,
-    load_series,
-    season_length,
-    step_times,
-)
-from scripts.evaluate import baselines, compare, predict, scales_of, scores_dict
-from scripts.plot import plot_backtest
-from scripts.windows import windows_at
+from scripts.pipeline.csv_series import DataConfig, DataError, Series, load_series, step_times
+from scripts.pipeline.evaluate import Model, baselines, compare, forecast_windows, scores_dict
+from scripts.pipeline.flags import add_flags, from_flags
+from scripts.pipeline.plot import plot_backtest
+from scripts.pipeline.windows import Windows, windows_at
+
+COVERAGE_LEVELS = (0.8, 0.95)
+
+
+def _flag(default: Any, text: str) -> Any:
+    """A config field that is also a backtest flag."""
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class BacktestConfig:
+    """Which checkpoint, which series, which origins and horizon, where to write."""
+
+    checkpoint: str | None = _flag(None, "a checkpoint file (.pt); or give --model")
+    model: str | None = _flag(None, "a model name under --model-dir (its newest version)")
+    model_dir: str = _flag("models", "checkpoint root folder for --model")
+    series: str | None = _flag(None, "which series to backtest (default: the first)")
+    tail: float = _flag(
+        0.2, "origins: the last fraction (< 1) or count (>= 1) of the series' points"
+    )
+    horizon: int | None = _flag(None, "steps of the H-step forecasts (default: the model's)")
+    origin: int | None = _flag(
+        None, "index where the plotted H-step forecast starts (default: the last that fits)"
+    )
+    interval: float = _flag(0.9, "interval level drawn in the plot")
+    season: int | None = _flag(None, "seasonal period (default: the model's)")
+    out: str = _flag("backtest", "folder for report.json and plot.png")
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (self.model is None):
+            raise ValueError("give one of --checkpoint and --model")
+        if self.horizon is not None and self.horizon < 1:
+            raise ValueError("--horizon must be at least 1")
+        if self.tail <= 0:
+            raise ValueError("--tail must be positive")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line, every flag documented."""
+    """The command line, every flag from a config field."""
     p = argparse.ArgumentParser(
         prog="gatecast-backtest",
-        description="Rolling one-step-ahead backtest of a checkpoint, plus a multi-step "
-        "forecast from an origin; writes report.json and plot.png.",
+        description="Rolling one-step and H-step backtest of a checkpoint over a series' tail, "
+        "with interval coverage and baselines; writes report.json and plot.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="a checkpoint file (.pt)")
-    src.add_argument("--model", help="a model name under --model-dir (newest version)")
-    p.add_argument("--model-dir", default="models", help="checkpoint root folder for --model")
-    add_data_arguments(p)
-    p.add_argument("--series", help="which series to backtest (default: the first)")
-    p.add_argument(
-        "--tail",
-        type=float,
-        default=0.2,
-        help="one-step origins: the last fraction (< 1) or count (>= 1) of the series",
-    )
-    p.add_argument("--horizon", type=int, default=12, help="steps of the multi-step forecast")
-    p.add_argument(
-        "--origin",
-        type=int,
-        help="index where the multi-step forecast starts (default: len - horizon)",
-    )
-    p.add_argument("--interval", type=float, default=0.9, help="prediction interval level")
-    p.add_argument("--season", type=int, help="seasonal period (default: from the frequency)")
-    p.add_argument("--out", default="backtest", help="folder for report.json and plot.png")
+    add_flags(p.add_argument_group("data"), DataConfig, "data.")
+    add_flags(p.add_argument_group("backtest"), BacktestConfig, "bt.")
     return p
 
 
@@ -70,90 +80,6 @@ def pick_series(series: list[Series], name: str | None) -> Series:
     raise DataError(f"no series {name!r}; have {', '.join(s.name for s in series[:10])}")
 
 
-def interval(
-    module: Any, meta: dict[str, Any], x: np.ndarray, forecast: np.ndarray, level: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lower and upper bounds (N, horizon) from the checkpoint's residual quantiles."""
-    try:
-        low, high = interval_offsets(meta["residual_quantiles"], level, forecast.shape[1])
-    except ValueError:
-        return None
-    scale = scales_of(module, x)[:, None]  # (N, 1)
-    return forecast + np.array(low) * scale, forecast + np.array(high) * scale
-
-
-def backtest(args: argparse.Namespace) -> dict[str, Any]:
-    """Run both backtests and return the report."""
-    path = Path(args.checkpoint) if args.checkpoint else newest(args.model_dir, args.model)
-    module, meta = load(path)
-    window = int(meta["window"])
-    cfg = data_config(args)
-    s = pick_series(load_series(cfg), args.series)
-    n = len(s.values)
-    season = args.season or season_length(s.freq)
-    tail = round(n * args.tail) if args.tail < 1 else int(args.tail)
-    first = max(window, n - tail)
-    if first >= n:
-        raise DataError(f"series {s.name!r} has {n} points: too short for window {window}")
-    one = windows_at([s], [np.arange(first, n)], window, 1)
-    f1 = predict(module, one.x, 1)
-    # MASE scales by the in-sample seasonal-naive error before the first backtest origin.
-    scores = compare([s], one, f1, season, val_fraction=(n - first) / n)
-    band1 = interval(module, meta, one.x, f1, args.interval)
-
-    horizon = args.horizon
-    origin = args.origin if args.origin is not None else n - horizon
-    if not window <= origin <= n:
-        raise DataError(f"--origin must lie in [{window}, {n}] for this series")
-    x = s.values[origin - window : origin][None, :]
-    fh = predict(module, x, horizon)
-    actual = s.values[origin : origin + horizon]
-    band_h = interval(module, meta, x, fh, args.interval)
-    multi: dict[str, Any] = {
-        "origin": origin,
-        "horizon": horizon,
-        "forecast": fh[0].tolist(),
-        "actual": actual.tolist(),
-        "timestamps": step_times(s, origin, horizon),
-    }
-    if band_h is not None:
-        multi.update(lower=band_h[0][0].tolist(), upper=band_h[1][0].tolist())
-    if len(actual) == horizon:
-        multi_w = windows_at([s], [np.array([origin])], window, horizon)
-        base = baselines([s], multi_w, horizon, season)
-        multi["metrics"] = scores_dict(
-            compare([s], multi_w, fh, season, val_fraction=(n - origin) / n)
-        )
-        multi["baselines"] = {k: v[0].tolist() for k, v in base.items()}
-    times = [t.isoformat() for t in s.timestamps] if s.timestamps is not None else None
-    return {
-        "checkpoint": str(path),
-        "model": meta["name"],
-        "version": meta["version"],
-        "series": s.name,
-        "points": n,
-        "season": season,
-        "window": window,
-        "frequency": s.freq,
-        "one_step": {
-            "origins": int(n - first),
-            "first_origin": first,
-            "metrics": scores_dict(scores),
-            "forecast": f1[:, 0].tolist(),
-            "actual": one.y[:, 0].tolist(),
-            **(
-                {"lower": band1[0][:, 0].tolist(), "upper": band1[1][:, 0].tolist()}
-                if band1
-                else {}
-            ),
-        },
-        "multi_step": multi,
-        "interval_level": args.interval if band1 else None,
-        "timestamps": times,
-        "values": s.values.tolist(),
-    }
-
-
 def newest(model_dir: str, name: str) -> Path:
     """The latest version of a named model."""
     found = list_checkpoints(model_dir)
@@ -162,23 +88,171 @@ def newest(model_dir: str, name: str) -> Path:
     return found[name][-1]
 
 
+def bands(
+    meta: dict[str, Any], forecast: np.ndarray, scale: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lower and upper bounds (N, horizon) from the checkpoint's residual quantiles."""
+    try:
+        low, high = interval_offsets(meta["residual_quantiles"], level, forecast.shape[1])
+    except ValueError:
+        return None
+    return forecast + np.array(low) * scale[:, None], forecast + np.array(high) * scale[:, None]
+
+
+def coverage(meta: dict[str, Any], w: Windows, forecast: np.ndarray, scale: np.ndarray) -> dict:
+    """Share of actuals inside the interval at each level, over every known target."""
+    out: dict[str, float | None] = {}
+    for level in COVERAGE_LEVELS:
+        band = bands(meta, forecast, scale, level)
+        known = ~np.isnan(w.y)
+        inside = band is not None and ((w.y >= band[0]) & (w.y <= band[1]))[known]
+        out[f"{level:g}"] = float(np.mean(inside)) if band is not None and known.any() else None
+    return out
+
+
+def trained_span(meta: dict[str, Any], s: Series) -> int:
+    """Points of s that training or early stopping saw: 0 unless the checkpoint was trained
+    on a series of the same name that starts at the same time."""
+    start = s.timestamps[0].isoformat() if s.timestamps is not None else None
+    for row in meta.get("series", []):
+        if row.get("name") == s.name and row.get("start") == start:
+            return int(row.get("calibration_from", row.get("length", 0)))
+    return 0
+
+
+def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
+    """Run the backtests and return the report."""
+    path = Path(cfg.checkpoint) if cfg.checkpoint else newest(cfg.model_dir, str(cfg.model))
+    module, meta = load(path)
+    need = max(int(meta["window"]), int(meta.get("min_history", 1)))
+    horizon = cfg.horizon or int(meta["horizon"])
+    if meta.get("decoder") == "direct" and horizon > int(meta["horizon"]):
+        raise DataError(f"--horizon {horizon} is beyond the model's trained {meta['horizon']}")
+    s = pick_series(load_series(data), cfg.series)
+    n = len(s.values)
+    season = cfg.season or int(meta.get("season") or 1)
+    tail = round(n * cfg.tail) if cfg.tail < 1 else int(cfg.tail)
+    first = max(need, n - tail)
+    if first >= n:
+        raise DataError(f"series {s.name!r} has {n} points: too short for a history of {need}")
+    model: Model = module
+    # The model reads only its last `need` observations, so each origin's whole history and
+    # its last `need` values give the same forecast; the latter batch.
+    one = windows_at([s], [np.arange(first, n)], need, 1)
+    f1, sc1 = forecast_windows(model, one.x, 1)
+    # MASE scales by the in-sample seasonal-naive error before the first backtest origin.
+    frac = (n - first) / n
+    band1 = bands(meta, f1, sc1, cfg.interval)
+    rolling_w = windows_at([s], [np.arange(first, n - horizon + 1)], need, horizon)
+    rolling: dict[str, Any] = {"horizon": horizon, "origins": len(rolling_w.x)}
+    if len(rolling_w.x):
+        fh_all, sch = forecast_windows(model, rolling_w.x, horizon)
+        rolling["metrics"] = scores_dict(compare([s], rolling_w, fh_all, season, frac))
+        rolling["coverage"] = coverage(meta, rolling_w, fh_all, sch)
+    origin = cfg.origin if cfg.origin is not None else max(first, n - horizon)
+    if not need <= origin <= n:
+        raise DataError(f"--origin must lie in [{need}, {n}] for this series")
+    x = s.values[origin - need : origin][None, :]
+    fh, sch1 = forecast_windows(model, x, horizon)
+    actual = s.values[origin : origin + horizon]
+    multi: dict[str, Any] = {
+        "origin": origin,
+        "horizon": horizon,
+        "forecast": fh[0].tolist(),
+        "actual": actual.tolist(),
+        "timestamps": step_times(s, origin, horizon),
+    }
+    band_h = bands(meta, fh, sch1, cfg.interval)
+    if band_h is not None:
+        multi.update(lower=band_h[0][0].tolist(), upper=band_h[1][0].tolist())
+    if len(actual) == horizon:
+        multi_w = windows_at([s], [np.array([origin])], need, horizon)
+        multi["metrics"] = scores_dict(compare([s], multi_w, fh, season, (n - origin) / n))
+        multi["baselines"] = {
+            k: v[0].tolist() for k, v in baselines([s], multi_w, horizon, season).items()
+        }
+    seen = trained_span(meta, s)
+    times = [t.isoformat() for t in s.timestamps] if s.timestamps is not None else None
+    return {
+        "checkpoint": str(path),
+        "model": meta["name"],
+        "version": meta["version"],
+        "series": s.name,
+        "points": n,
+        "season": season,
+        "window": int(meta["window"]),
+        "history": need,
+        "frequency": s.freq,
+        "trained_span": seen,
+        "origins_in_trained_span": int(max(0, min(seen, n) - first)),
+        "one_step": {
+            "origins": int(n - first),
+            "first_origin": first,
+            "metrics": scores_dict(compare([s], one, f1, season, frac)),
+            "coverage": coverage(meta, one, f1, sc1),
+            "forecast": f1[:, 0].tolist(),
+            "actual": one.y[:, 0].tolist(),
+            **(
+                {"lower": band1[0][:, 0].tolist(), "upper": band1[1][:, 0].tolist()}
+                if band1
+                else {}
+            ),
+        },
+        "rolling": rolling,
+        "multi_step": multi,
+        "interval_level": cfg.interval if band1 else None,
+        "timestamps": times,
+        "values": s.values.tolist(),
+    }
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    """What the command prints: scores, coverage, and any overlap with the trained span."""
+
+    def mase_line(metrics: dict[str, Any]) -> str:
+        return ", ".join(
+            f"{k} {v['mase']:.3f}" for k, v in metrics.items() if v["mase"] is not None
+        )
+
+    one, rolling = report["one_step"], report["rolling"]
+    lines = [
+        f"{report['series']}: {one['origins']} one-step origins; MASE {mase_line(one['metrics'])}"
+    ]
+    if "metrics" in rolling:
+        lines.append(
+            f"{rolling['origins']} rolling {rolling['horizon']}-step origins; MASE "
+            + mase_line(rolling["metrics"])
+        )
+    for label, cov in (
+        ("one-step", one["coverage"]),
+        (f"{rolling['horizon']}-step", rolling.get("coverage", {})),
+    ):
+        shown = ", ".join(f"{float(k):.0%}: {v:.1%}" for k, v in cov.items() if v is not None)
+        if shown:
+            lines.append(f"{label} interval coverage (nominal: actual) {shown}")
+    if report["origins_in_trained_span"]:
+        lines.append(
+            f"note: {report['origins_in_trained_span']} origins lie before index "
+            f"{report['trained_span']}, in the span this model was trained or early-stopped "
+            "on; their scores are optimistic (use --tail to stay in the calibration span)"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: exit 0, or 2 with one line on bad input."""
     args = build_parser().parse_args(argv)
     try:
-        report = backtest(args)
+        cfg = from_flags(BacktestConfig, args, "bt.")
+        report = backtest(from_flags(DataConfig, args, "data."), cfg)
     except (DataError, ValueError, OSError, RuntimeError) as err:
         print(f"gatecast-backtest: error: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     plot_backtest(report, out / "plot.png")
-    m = report["one_step"]["metrics"]
-    print(
-        f"{report['series']}: {report['one_step']['origins']} one-step origins; MASE "
-        + ", ".join(f"{k} {v['mase']:.3f}" for k, v in m.items() if v["mase"] is not None)
-    )
+    print("\n".join(summary(report)))
     print(f"wrote {out / 'report.json'} and {out / 'plot.png'}")
     return 0
 

@@ -13,8 +13,8 @@ from service.logs import configure_logging
 from service.metrics import Metrics
 from service.openapi import build_openapi
 from service.registry import Registry
-from service.request_model import request_model
 from service.routes import register_blueprints
+from service.schemas import request_schema
 from service.state import EXTENSION, ServiceState
 from service.threads import configure_torch
 
@@ -37,22 +37,19 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     configure_torch(cfg.torch_threads)
 
     app = Flask(__name__)
-    # Werkzeug refuses longer bodies while reading them (413); the before_request hook
-    # refuses a too-long Content-Length before reading anything.
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
     # No automatic OPTIONS answers (an empty 200 text/html): OPTIONS gets the JSON 405.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     wire_errors.install()  # under gunicorn: JSON, not HTML, for requests its parser refuses
     metrics = Metrics()
     registry = Registry(cfg.model_dir, listener=metrics)
     snap = registry.refresh()
-    model_cls = request_model(cfg)
+    schema = request_schema(cfg)
     state = ServiceState(
         config=cfg,
         registry=registry,
         metrics=metrics,
-        request_model=model_cls,
-        openapi=orjson.dumps(build_openapi(cfg, model_cls, sorted(snap.latest))),
+        request_schema=schema,
+        openapi=orjson.dumps(build_openapi(cfg, schema, sorted(snap.latest))),
         keys=tuple(k.encode() for k in cfg.api_keys),
     )
     app.extensions[EXTENSION] = state

@@ -1,23 +1,64 @@
-"""Run a validated request through a loaded model: batching by length, state, intervals.
+"""Pure inference: float32 sequences and an initial state in, one named result per sequence out.
 
-Results stay numpy float32 arrays that are views into the model's output tensors; the
-response is serialized straight from them by orjson, never through .tolist().
+Sequences are run in one model call per distinct length. Results stay numpy float32 arrays
+that are views into the model's output tensors; the response is serialized straight from
+them by orjson, never through .tolist().
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from model.intervals import interval_offsets
-from service.checkpoint import LoadedModel
-from service.errors import ApiError
-from service.request_model import InternalsMode, StateIn
+from service.schemas import InternalsMode
 from service.threads import pin_torch_threads
 
 
 @dataclass(frozen=True)
-class Prediction:
+class InitialState:
+    """Initial state for a call: (h0, c0) each (L, B, H), and the scaling (B,) if given."""
+
+    h0: torch.Tensor
+    c0: torch.Tensor
+    loc: torch.Tensor | None
+    scale: torch.Tensor | None
+
+    def select(self, idx: list[int], batch: int) -> "InitialState":
+        """The rows of the sequences in idx (all of them when idx covers the batch)."""
+        if len(idx) == batch:
+            return self
+        pick = torch.tensor(idx)
+        return InitialState(
+            self.h0.index_select(1, pick),
+            self.c0.index_select(1, pick),
+            None if self.loc is None else self.loc.index_select(0, pick),
+            None if self.scale is None else self.scale.index_select(0, pick),
+        )
+
+
+@dataclass(frozen=True)
+class IntervalOffsets:
+    """Per forecast step, the interval's offsets from the forecast in scaled units."""
+
+    lower: np.ndarray  # (horizon,) float32
+    upper: np.ndarray  # (horizon,) float32
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """One call's outputs, named; loc and scale are what the sequences were scaled by."""
+
+    forecast: torch.Tensor  # (G, horizon)
+    internals: torch.Tensor | None  # (G, L, 6, T + horizon - 1, H); None from forward
+    h: torch.Tensor  # (L, G, H) state after the observed sequence
+    c: torch.Tensor  # (L, G, H)
+    loc: torch.Tensor  # (G, 1)
+    scale: torch.Tensor  # (G, 1)
+
+
+@dataclass(frozen=True)
+class SequenceResult:
     """One sequence's results: arrays are C-contiguous views, ready for orjson."""
 
     length: int  # observed steps T
@@ -31,161 +72,77 @@ class Prediction:
     scale: float | None
 
 
-@dataclass(frozen=True)
-class Initial:
-    """Initial state for a call: (h0, c0) each (L, B, H), and the scaling (B,) if given."""
-
-    h0: torch.Tensor
-    c0: torch.Tensor
-    loc: torch.Tensor | None
-    scale: torch.Tensor | None
-
-    def select(self, idx: list[int], batch: int) -> "Initial":
-        """The rows of the sequences in idx (all of them when idx covers the batch)."""
-        if len(idx) == batch:
-            return self
-        pick = torch.tensor(idx)
-        return Initial(
-            self.h0.index_select(1, pick),
-            self.c0.index_select(1, pick),
-            None if self.loc is None else self.loc.index_select(0, pick),
-            None if self.scale is None else self.scale.index_select(0, pick),
-        )
-
-
-def state_tensors(states: list[StateIn], model: LoadedModel, batch: int) -> Initial:
-    """Initial (h0, c0), each (L, batch, H), from one state for all or one per sequence."""
-    shape = (model.num_layers, model.hidden_size)
-    if len(states) not in (1, batch):
-        raise ApiError(
-            400, "invalid_request", f"state: give one state, or one per sequence ({batch})", "state"
-        )
-    scaled = [s.loc is not None for s in states]
-    if any(scaled) and not all(scaled):
-        raise ApiError(
-            400, "invalid_request", "state: give loc and scale in every state or in none", "state"
-        )
-    hs, cs = [], []
-    for s in states:
-        h, c = s.h, s.c
-        for part in (h, c):
-            if len(part) != shape[0] or any(len(row) != shape[1] for row in part):
-                raise ApiError(
-                    400,
-                    "invalid_request",
-                    f"state: h and c must be {shape[0]} layers x {shape[1]} units for this model",
-                    "state",
-                )
-        hs.append(h)
-        cs.append(c)
-    h0 = torch.from_numpy(np.array(hs, dtype=np.float32)).transpose(0, 1)  # (L, B or 1, H)
-    c0 = torch.from_numpy(np.array(cs, dtype=np.float32)).transpose(0, 1)
-    loc = scale = None
-    if all(scaled):
-        loc = torch.tensor([s.loc for s in states], dtype=torch.float32)  # (B or 1,)
-        scale = torch.tensor([s.scale for s in states], dtype=torch.float32)
-    if len(states) == 1 and batch > 1:
-        h0, c0 = h0.expand(-1, batch, -1), c0.expand(-1, batch, -1)
-        if loc is not None and scale is not None:
-            loc, scale = loc.expand(batch), scale.expand(batch)
-    return Initial(h0.contiguous(), c0.contiguous(), loc, scale)
-
-
-def predict(
-    model: LoadedModel,
-    sequences: list[list[float]],
+def call_model(
+    module: torch.jit.ScriptModule,
+    x: torch.Tensor,
     horizon: int,
     internals: InternalsMode,
-    state: Initial | None,
-    interval: float | None,
-    return_state: bool,
-    field: str = "sequence",
-) -> list[Prediction]:
-    """Forecast every sequence; one model call per distinct length, results in request order.
+    state: InitialState | None,
+) -> ModelOutputs:
+    """Run forward, or internals when internals are asked for, on x (G, T); outputs named."""
+    h0 = c0 = loc = scale = None
+    if state is not None:
+        h0, c0, loc, scale = state.h0, state.c0, state.loc, state.scale
+    if internals == "none":
+        forecast, h, c, used_loc, used_scale = module.forward(x, horizon, h0, c0, loc, scale)
+        return ModelOutputs(forecast, None, h, c, used_loc, used_scale)
+    forecast, gates, h, c, used_loc, used_scale = module.internals(x, horizon, h0, c0, loc, scale)
+    return ModelOutputs(forecast, gates, h, c, used_loc, used_scale)
 
-    `field` is the request field the sequences came in, named by errors about their values.
-    """
-    offsets = None
-    if interval is not None:
-        try:
-            lows, highs = interval_offsets(model.quantiles, interval, horizon)
-        except ValueError as err:
-            raise ApiError(400, "invalid_request", f"interval: {err}", "interval") from None
-        offsets = (np.asarray(lows, np.float32), np.asarray(highs, np.float32))
+
+def run(
+    module: torch.jit.ScriptModule,
+    sequences: Sequence[np.ndarray],
+    horizon: int,
+    internals: InternalsMode,
+    state: InitialState | None,
+    offsets: IntervalOffsets | None,
+    return_state: bool,
+) -> list[SequenceResult]:
+    """Forecast every sequence (T,); one model call per distinct length, in request order."""
     groups: dict[int, list[int]] = {}
     for i, seq in enumerate(sequences):
         groups.setdefault(len(seq), []).append(i)
-    out: list[Prediction | None] = [None] * len(sequences)
+    out: list[SequenceResult | None] = [None] * len(sequences)
     pin_torch_threads()  # request threads start with OpenMP's default thread count
     with torch.inference_mode():
         for idx in groups.values():
-            # numpy builds the array from Python floats about 3x faster than torch.tensor.
-            rows = np.array([sequences[i] for i in idx], dtype=np.float32)
-            x = torch.from_numpy(rows)  # (G, T)
+            x = torch.from_numpy(np.stack([sequences[i] for i in idx]))  # (G, T)
             init = None if state is None else state.select(idx, len(sequences))
-            h0, c0, loc, scale = (None,) * 4 if init is None else (
-                init.h0, init.c0, init.loc, init.scale
-            )  # fmt: skip
-            if internals == "none":
-                outputs = tuple(model.module.forward(x, horizon, h0, c0, loc, scale))
-            else:
-                outputs = tuple(model.module.internals(x, horizon, h0, c0, loc, scale))
-            results = _finish(x, outputs, internals, offsets, return_state, field)
-            for j, p in enumerate(results):
-                out[idx[j]] = p
-    return [p for p in out if p is not None]
+            outputs = call_model(module, x, horizon, internals, init)
+            results = split(outputs, x.size(1), internals, offsets, return_state)
+            for j, result in zip(idx, results, strict=True):
+                out[j] = result
+    return [r for r in out if r is not None]
 
 
-def _require_finite(values: np.ndarray, what: str, field: str) -> None:
-    """A 400 naming the request field when `values` overflowed to inf or NaN."""
-    if not np.isfinite(values).all():
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"the {what} is not finite: the values overflow the model's float32 arithmetic",
-            field,
-        )
-
-
-def _finish(
-    x: torch.Tensor,
-    outputs: tuple[torch.Tensor, ...],
+def split(
+    outputs: ModelOutputs,
+    length: int,
     internals: InternalsMode,
-    offsets: tuple[np.ndarray, np.ndarray] | None,
+    offsets: IntervalOffsets | None,
     return_state: bool,
-    field: str = "sequence",
-) -> list[Prediction]:
-    """Per-sequence results of one call on sequences of equal length, x (G, T).
-
-    outputs: (forecast, hT, cT, loc, scale) from forward, or (forecast, gates, hT, cT, loc,
-    scale) from internals; loc and scale (G, 1) are what the sequences were scaled by.
-    """
-    forecast, h_t, c_t = outputs[0], outputs[-4], outputs[-3]
-    stats = outputs[-2], outputs[-1]
-    gates = None
-    if internals != "none":
-        gates = outputs[1]
-        if internals == "last":
-            gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
-    f = forecast.numpy()
-    _require_finite(f, "forecast", field)
+) -> list[SequenceResult]:
+    """Per-sequence results of one call on G sequences of `length` observed steps."""
+    gates = outputs.internals
+    if gates is not None and internals == "last":
+        gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
+    f = outputs.forecast.numpy()  # (G, horizon)
+    loc, spread = outputs.loc.numpy()[:, 0], outputs.scale.numpy()[:, 0]  # (G,)
     lower = upper = None
-    loc, spread = stats[0].numpy()[:, 0], stats[1].numpy()[:, 0]  # (G,)
     if offsets is not None:
         # Summed in float64 so that no intermediate overflows, then sent as float32 like the
-        # forecast; a bound beyond float32's range becomes inf and so a 400, never JSON null.
+        # forecast; a bound beyond float32's range becomes inf, for rendering to refuse.
         scale = spread[:, None].astype(np.float64)  # (G, 1) raw units per scaled unit
         with np.errstate(over="ignore"):
-            lower = (f + offsets[0][None, :] * scale).astype(np.float32)  # (G, horizon)
-            upper = (f + offsets[1][None, :] * scale).astype(np.float32)
-        _require_finite(lower, "interval", field)
-        _require_finite(upper, "interval", field)
+            lower = (f + offsets.lower[None, :] * scale).astype(np.float32)  # (G, horizon)
+            upper = (f + offsets.upper[None, :] * scale).astype(np.float32)
     g = gates.numpy() if gates is not None else None
-    hb = h_t.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
-    cb = c_t.transpose(0, 1).contiguous().numpy() if return_state else None
+    hb = outputs.h.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
+    cb = outputs.c.transpose(0, 1).contiguous().numpy() if return_state else None
     return [
-        Prediction(
-            length=x.size(1),
+        SequenceResult(
+            length=length,
             forecast=f[j],
             lower=None if lower is None else lower[j],
             upper=None if upper is None else upper[j],
@@ -195,5 +152,5 @@ def _finish(
             loc=float(loc[j]) if return_state else None,
             scale=float(spread[j]) if return_state else None,
         )
-        for j in range(x.size(0))
+        for j in range(f.shape[0])
     ]

@@ -13,7 +13,7 @@ from service.state import ServiceState
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # No key needed: load balancers' probes, and the explorer page with its static files.
-EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "page.index", "static"})
+EXEMPT_ENDPOINTS = frozenset({"monitoring.healthz", "monitoring.readyz", "page.index", "static"})
 
 access_log = logging.getLogger("gatecast.access")
 
@@ -49,8 +49,8 @@ def install(app: Flask, state: ServiceState) -> None:
                 "missing or invalid API key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        # Refuse by the declared length before anything reads the body; a chunked body
-        # without a length is cut off by MAX_CONTENT_LENGTH while it is read.
+        # The declared length, before anything reads the body; a chunked body has none and
+        # is held to the limit where it is read (service.request.read_body explains both).
         length = request.content_length
         if length is not None and length > limit:
             raise ApiError(

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.config import ServiceConfig
-from service.response_model import (
+from service.schemas import (
     ErrorResponse,
     ForecastResponse,
     Health,
@@ -59,7 +59,7 @@ def _request_examples(models: Sequence[str]) -> dict[str, Any]:
 
 
 def build_openapi(
-    cfg: ServiceConfig, request_model: type[BaseModel], models: Sequence[str] = ()
+    cfg: ServiceConfig, request_schema: type[BaseModel], models: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The whole document for this configuration (limits and auth as configured).
 
@@ -69,10 +69,10 @@ def build_openapi(
     s = _Schemas()
     err = s.ref(ErrorResponse)
     models = list(models)[:MAX_EXAMPLES]
-    body: dict[str, Any] = {"schema": s.ref(request_model, "validation")}
+    body: dict[str, Any] = {"schema": s.ref(request_schema, "validation")}
     name_schema: dict[str, Any] = {"type": "string"}
     if models:
-        s.schemas[request_model.__name__]["properties"]["model"]["examples"] = models
+        s.schemas[request_schema.__name__]["properties"]["model"]["examples"] = models
         body["examples"] = _request_examples(models)
         name_schema["examples"] = models
 

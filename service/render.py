@@ -1,67 +1,83 @@
-"""The /forecast response body, built from Prediction arrays for orjson to serialize."""
+"""Postprocess POST /forecast: refuse overflowed results, then build the response body.
 
+The body holds the SequenceResult arrays themselves, for orjson to serialize.
+"""
+
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from model.network import QUANTITIES
-from service.inference import Prediction
-from service.request_model import InternalsMode
+from service.errors import ApiError
+from service.inference import SequenceResult
+from service.request import ForecastRequest
+from service.schemas import InternalsMode
 
 
-def internals_body(p: Prediction, horizon: int, mode: InternalsMode) -> dict[str, Any]:
+def check_finite(results: Sequence[SequenceResult], field: str) -> None:
+    """A 400 naming the request field when a forecast or interval overflowed to inf or NaN.
+
+    JSON has no inf or NaN (orjson would send null), so such a result is never answered.
+    """
+    checks = [
+        ("forecast", [r.forecast for r in results]),
+        ("interval", [b for r in results for b in (r.lower, r.upper) if b is not None]),
+    ]
+    for what, arrays in checks:
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"the {what} is not finite: the values overflow the model's float32 arithmetic",
+                field,
+            )
+
+
+def internals_body(r: SequenceResult, horizon: int, mode: InternalsMode) -> dict[str, Any]:
     """Per layer, each quantity as steps x units; with "last" only the final step.
 
     `steps` is the number of steps run (T + horizon - 1), `first_step` the index of the
     first row returned (0, or steps - 1 with "last").
     """
-    assert p.internals is not None
-    steps = p.length + horizon - 1
-    gates = p.internals  # (L, 6, S, H)
+    assert r.internals is not None
+    steps = r.length + horizon - 1
+    gates = r.internals  # (L, 6, S, H)
     layers = [
         {name: gates[layer, k] for k, name in enumerate(QUANTITIES)}
         for layer in range(gates.shape[0])
     ]
     return {
         "steps": steps,
-        "observed_steps": p.length,
+        "observed_steps": r.length,
         "first_step": steps - 1 if mode == "last" else 0,
         "layers": layers,
     }
 
 
-def prediction_parts(
-    p: Prediction, horizon: int, mode: InternalsMode, level: float | None
-) -> dict[str, Any]:
+def sequence_parts(r: SequenceResult, req: ForecastRequest) -> dict[str, Any]:
     """forecast, and interval / internals / state when asked for."""
-    part: dict[str, Any] = {"forecast": p.forecast}
-    if level is not None:
-        part["interval"] = {"level": level, "lower": p.lower, "upper": p.upper}
-    if mode != "none":
-        part["internals"] = internals_body(p, horizon, mode)
-    if p.h is not None:
-        part["state"] = {"h": p.h, "c": p.c, "loc": p.loc, "scale": p.scale}
+    part: dict[str, Any] = {"forecast": r.forecast}
+    if req.interval is not None:
+        part["interval"] = {"level": req.interval, "lower": r.lower, "upper": r.upper}
+    if req.internals != "none":
+        part["internals"] = internals_body(r, req.horizon, req.internals)
+    if r.h is not None:
+        part["state"] = {"h": r.h, "c": r.c, "loc": r.loc, "scale": r.scale}
     return part
 
 
-def response_body(
-    *,
-    request_id: str | None,
-    model: str,
-    version: str,
-    horizon: int,
-    predictions: list[Prediction],
-    batch: bool,
-    mode: InternalsMode,
-    level: float | None,
-) -> dict[str, Any]:
+def render(req: ForecastRequest, results: Sequence[SequenceResult]) -> dict[str, Any]:
     """The whole response: single values for `sequence`, lists for `sequences`."""
+    check_finite(results, req.field)
     body: dict[str, Any] = {
-        "id": request_id,
-        "model": model,
-        "version": version,
-        "horizon": horizon,
+        "id": req.id,
+        "model": req.model.name,
+        "version": req.model.version,
+        "horizon": req.horizon,
     }
-    parts = [prediction_parts(p, horizon, mode, level) for p in predictions]
-    if not batch:
+    parts = [sequence_parts(r, req) for r in results]
+    if not req.batch:
         body.update(parts[0])
         return body
     for key in ("forecast", "interval", "internals", "state"):

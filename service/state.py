@@ -7,19 +7,19 @@ from flask import current_app
 from service.config import ServiceConfig
 from service.metrics import Metrics
 from service.registry import Registry
-from service.request_model import ForecastRequest
+from service.schemas import ForecastBody
 
 EXTENSION = "gatecast"
 
 
 @dataclass(frozen=True)
 class ServiceState:
-    """Config, registry, metrics and the per-config request model of one app."""
+    """Config, registry, metrics and the per-config request schema of one app."""
 
     config: ServiceConfig
     registry: Registry
     metrics: Metrics
-    request_model: type[ForecastRequest]
+    request_schema: type[ForecastBody]
     openapi: bytes  # the OpenAPI document, serialized once at start-up
     keys: tuple[bytes, ...]  # API keys as bytes for hmac.compare_digest
 

@@ -1,11 +1,11 @@
-"""Helpers shared by the CSV loading tests (scripts.data)."""
+"""Helpers shared by the CSV loading tests (scripts.pipeline.csv_series)."""
 
 from collections.abc import Callable
 
 import pandas as pd
 import pytest
 
-from scripts.data import DataConfig, DataError, Series, load_series
+from scripts.pipeline.csv_series import DataConfig, DataError, Series, load_series
 
 WriteCsv = Callable[[str, str | bytes], str]
 

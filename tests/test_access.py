@@ -18,14 +18,14 @@ import pytest
 
 from bench.http_client import exchange, http_bytes
 from bench.server import Running, gunicorn
-from service import ServiceConfig, create_app, middleware
-from service.routes import forecast as forecast_route
+from service import ServiceConfig, create_app, inference, middleware
+from service import request as request_module
 
 KEY = "k3y-Alpha_0123456789"
 OTHER = "second.key-XYZ"
 # Health probes (load balancers) and the explorer page with its static files, which hold
 # no data; every other route needs a key. A new route is refused until listed here.
-EXEMPT = {"health.healthz", "health.readyz", "page.index", "static"}
+EXEMPT = {"monitoring.healthz", "monitoring.readyz", "page.index", "static"}
 UNAUTHORIZED = {
     "error": {"code": "unauthorized", "message": "missing or invalid API key", "field": None}
 }
@@ -37,12 +37,15 @@ BAD_HEADERS = [
     "Basic " + KEY,
     "Basic eDp5",
     "Token " + KEY,
+    "Bearer wrong",
     f"Bearer {KEY}x",
     f"Bearer x{KEY}",
     f"Bearer {KEY[:-1]}",
     f"Bearer {KEY} {KEY}",
     f"Bearer {KEY},{OTHER}",
     f"Bearer{KEY}",
+    f"bearer{KEY}",
+    f"Bearer {OTHER},k",
     f"Bearer\t{KEY}",
     "Bearer " + KEY.upper(),
     "Bearer é",
@@ -88,7 +91,7 @@ def test_every_route_but_the_exempt_needs_a_key(secured) -> None:
             assert r.status_code == 401, (method, url)
             assert method == "HEAD" or r.get_json() == UNAUTHORIZED
             assert call(client, method, url, f"Bearer {KEY}").status_code == 200, (method, url)
-    assert {"metrics.metrics", "models.list_models", "docs.openapi"} <= seen
+    assert {"monitoring.metrics", "models.list_models", "docs.openapi"} <= seen
     assert seen >= EXEMPT and set(middleware.EXEMPT_ENDPOINTS) == EXEMPT
     for path in ("/nope", "/models/tiny/extra", "/../etc/passwd"):  # no route probing
         assert client.get(path).status_code == 401
@@ -153,6 +156,19 @@ def test_no_key_is_compared_any_other_way() -> None:
     assert "compare_digest" in inspect.getsource(middleware.authorized)
 
 
+def test_keys_never_reach_the_log(model_dir: Path, capsys) -> None:
+    """In-process: neither a good nor a wrong key, in a header or a query, is logged."""
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, api_keys=(KEY,))
+    client = create_app(cfg).test_client()
+    client.post("/forecast", json=FORECAST, headers={"Authorization": f"Bearer {KEY}"})
+    client.get("/models", headers={"Authorization": f"Bearer {KEY}x"})
+    client.get(f"/models?key={KEY}", headers={"Authorization": f"Bearer {KEY}"})
+    err = capsys.readouterr().err
+    assert "request" in err and KEY not in err
+    assert KEY not in repr(cfg)
+    client.application.extensions["gatecast"].registry.close()
+
+
 LIMITS = {
     "GATECAST_MAX_BODY_BYTES": "600",
     "GATECAST_MAX_SEQUENCE_LENGTH": "8",
@@ -179,8 +195,8 @@ def test_limits_come_from_the_environment_and_stop_before_model_work(
     def no_model_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("model work started for an over-limit request")
 
-    monkeypatch.setattr(forecast_route, "predict", no_model_work)
-    monkeypatch.setattr(forecast_route, "state_tensors", no_model_work)
+    monkeypatch.setattr(inference, "run", no_model_work)
+    monkeypatch.setattr(request_module, "state_tensors", no_model_work)
     for body, status, field in OVER_LIMIT:
         r = client.post("/forecast", json=body)
         assert r.status_code == status, r.get_data(as_text=True)

@@ -36,7 +36,7 @@ def test_training_example(seed: int) -> None:
     x = torch.tensor([[0.0, 0.5, 0.25, 1.0], [1.0, 0.5, 0.25, 1.0]])
     y = torch.tensor([[0.0], [1.0]])
     L.seed_everything(seed, verbose=False)
-    module = Forecaster(network=article_config().to_dict(), lr=0.1)
+    module = Forecaster(network=article_config().to_dict(), lr=0.1, weight_decay=0.0, loss="mse")
     trainer = L.Trainer(
         max_epochs=1000,
         logger=False,

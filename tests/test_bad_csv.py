@@ -16,7 +16,7 @@ import pytest
 
 from model.export import list_checkpoints, load
 from scripts import train
-from scripts.data import DataConfig, fingerprint, load_series
+from scripts.pipeline.csv_series import DataConfig, fingerprint, load_series
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--name", "series", "--window", "4", "--hidden", "4", "--layers", "1", "--epochs", "1"]
@@ -138,7 +138,7 @@ def check(case: Case, root: Path, code: int, stderr: str, logged: str = "") -> N
 def test_bad_csv_in_process(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="scripts.data"):
+    with caplog.at_level(logging.WARNING, logger="scripts.pipeline.csv_series"):
         code = train.main(setup(case, tmp_path))
     check(case, tmp_path, code, capsys.readouterr().err, caplog.text)
 

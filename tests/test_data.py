@@ -1,4 +1,4 @@
-"""scripts.data: CSV layouts, paths and names, fingerprints; CSV to windows."""
+"""scripts.pipeline.csv_series: CSV layouts, paths and names, fingerprints; CSV to windows."""
 
 from pathlib import Path
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.data import Series, fingerprint, season_length
-from scripts.windows import split_windows
+from scripts.pipeline.csv_series import Series, fingerprint, season_length
+from scripts.pipeline.windows import split_windows
 from tests.csvload import WriteCsv, load, load_error, monthly, stamps
 
 # --- layouts -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""scripts.data: time columns, parsing, sorting, frequency inference and gaps."""
+"""scripts.pipeline.csv_series: time columns, parsing, sorting, frequency inference and gaps."""
 
 import pandas as pd
 import pytest

@@ -1,4 +1,4 @@
-"""scripts.data: missing values, bad cells and unreadable or malformed files."""
+"""scripts.pipeline.csv_series: missing values, bad cells and unreadable or malformed files."""
 
 import logging
 from pathlib import Path
@@ -13,7 +13,7 @@ GAPPY = "date,value\n2020-01-01,\n2020-01-02,1\n2020-01-03,\n2020-01-05,7\n2020-
 def test_interpolate_fills_linearly_and_ends_with_the_nearest_value(
     write_csv: WriteCsv, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="scripts.data"):
+    with caplog.at_level(logging.INFO, logger="scripts.pipeline.csv_series"):
         [s] = load(write_csv("f.csv", GAPPY))
     assert s.values.tolist() == [1.0, 1.0, 3.0, 5.0, 7.0, 7.0]
     assert s.filled == 4  # three empty cells and the missing 2020-01-04 row
@@ -184,7 +184,7 @@ def test_truncated_last_row_warns_and_is_a_missing_value(
     write_csv: WriteCsv, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write_csv("f.csv", "date,a,b\n2020-01-01,1,10\n2020-01-02,2,20\n2020-01-03,3")
-    with caplog.at_level(logging.WARNING, logger="scripts.data"):
+    with caplog.at_level(logging.WARNING, logger="scripts.pipeline.csv_series"):
         a, b = load(path)
     assert "line 4 has 2 fields, expected 3" in caplog.text
     assert (a.values.tolist(), b.values.tolist(), b.filled) == ([1, 2, 3], [10, 20, 20], 1)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny() -> GateLSTM:
     """A small random network."""
     torch.manual_seed(0)
-    return GateLSTM(NetworkConfig(hidden_size=4, num_layers=2)).eval()
+    return GateLSTM(NetworkConfig(hidden_size=4, num_layers=2, horizon=3, seasons=[4])).eval()
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:

@@ -33,10 +33,15 @@ def reference(net: GateLSTM, x: Tensor, horizon: int, h0: Tensor, c0: Tensor) ->
     return torch.stack(steps, dim=3)
 
 
-def make(hidden: int, layers: int, normalization: str = "window", seed: int = 0) -> GateLSTM:
-    """A randomly initialised network in eval mode."""
+def make(
+    hidden: int, layers: int, normalization: str = "window", seed: int = 0, **more: object
+) -> GateLSTM:
+    """A randomly initialised recursive network in eval mode that reads all its input."""
     torch.manual_seed(seed)
-    cfg = NetworkConfig(hidden_size=hidden, num_layers=layers, normalization=normalization)
+    shape: dict = {"decoder": "recursive", "context": 1024, **more}
+    cfg = NetworkConfig(
+        hidden_size=hidden, num_layers=layers, normalization=normalization, **shape
+    )
     return GateLSTM(cfg).eval()
 
 
@@ -86,7 +91,7 @@ def test_generated_steps_feed_predictions_back() -> None:
     # Continuing from the returned state with the first prediction gives the second one.
     loc, scale = net.stats(x)
     z1 = ((one - loc) / scale).detach()
-    nxt, _, _ = net.forward_scaled(z1, 1, h, c)
+    nxt, _, _ = net.forward_scaled(z1, 1, 1, h, c)
     torch.testing.assert_close(five[:, 1:2], (nxt * scale + loc).detach(), atol=1e-5, rtol=0)
 
 
@@ -156,6 +161,58 @@ def test_config_is_checked() -> None:
         NetworkConfig(normalization="minmax")
     with pytest.raises(ValueError, match="without a head"):
         NetworkConfig(hidden_size=4, head=False)
+    with pytest.raises(ValueError, match="decoder"):
+        NetworkConfig(decoder="seq2seq")
+
+
+def direct(context: int = 8, horizon: int = 4, seasons: tuple[int, ...] = (6,)) -> GateLSTM:
+    """A randomly initialised direct-decoder network in eval mode."""
+    torch.manual_seed(1)
+    cfg = NetworkConfig(
+        hidden_size=8, num_layers=2, context=context, horizon=horizon, seasons=list(seasons)
+    )
+    return GateLSTM(cfg).eval()
+
+
+def test_longer_history_runs_over_the_same_context() -> None:
+    net = direct(context=8, seasons=(6,))
+    x = torch.randn(2, 40).cumsum(1)
+    whole, h, c, loc, scale = net(x, 4)
+    last, h8, c8, loc8, scale8 = net(x[:, -8:], 4)
+    torch.testing.assert_close(whole, last)
+    torch.testing.assert_close(h, h8)
+    torch.testing.assert_close(scale, scale8)
+    # The scaling comes from the steps the LSTM runs over, not the whole history.
+    torch.testing.assert_close(loc[:, 0], x[:, -8:].mean(1))
+    forecast, internals, *_ = net.internals(x, 3)
+    assert internals.shape == (2, 2, 6, 8, 8)  # the last 8 observed steps, nothing generated
+    torch.testing.assert_close(forecast, whole[:, :3])
+    assert net.steps_run(40, False) == 8 and net.steps_run(40, True) == 40
+    assert script(net).steps_run(5, False) == 5
+
+
+def test_direct_decoder_reads_the_seasonal_naive() -> None:
+    net = direct(context=4, horizon=3, seasons=(6,))
+    x = torch.randn(1, 12)
+    base = net(x, 3)[0]
+    # Changing the value one season before the first target step changes the forecast;
+    # the same change to an older value outside the context and the season does not.
+    bumped, older = x.clone(), x.clone()
+    bumped[0, 12 - 6] += 5.0
+    older[0, 0] += 5.0
+    assert not torch.allclose(net(bumped, 3)[0], base)
+    torch.testing.assert_close(net(older, 3)[0], base)
+
+
+def test_direct_decoder_limits() -> None:
+    net = direct(horizon=4, seasons=(6,))
+    with pytest.raises(ValueError, match="beyond the 4 trained"):
+        net(torch.randn(1, 10), 5)
+    with pytest.raises(ValueError, match="beyond the 4 trained"):
+        net.internals(torch.randn(1, 10), 5)
+    with pytest.raises(ValueError, match="at least 6 observations"):
+        net(torch.randn(1, 5), 1)
+    assert net.config.min_history == 6
 
 
 def test_scan_matches_loop_and_does_not_overflow() -> None:

@@ -80,6 +80,16 @@ def test_create_app_reads_the_environment(monkeypatch, model_dir: Path) -> None:
         create_app()
 
 
+def test_create_app_is_the_one_in_service_app() -> None:
+    """service.create_app (gunicorn's service:create_app()) is service.app's, not a wrapper."""
+    import service
+    import service.app
+
+    assert service.create_app is service.app.create_app
+    with pytest.raises(AttributeError, match="no attribute 'create_ap'"):
+        service.create_ap  # noqa: B018
+
+
 def test_bad_default_model_name_is_a_startup_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="GATECAST_DEFAULT_MODEL"):
         create_app(ServiceConfig(model_dir=str(tmp_path), default_model="../etc", poll_seconds=0))

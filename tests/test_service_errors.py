@@ -9,7 +9,8 @@ import torch
 
 from service import ServiceConfig, create_app
 from service.errors import ApiError
-from service.inference import _finish
+from service.inference import IntervalOffsets, ModelOutputs, split
+from service.render import check_finite
 
 JSON = "application/json"
 
@@ -133,14 +134,25 @@ def test_interval_needs_residual_quantiles(client) -> None:
     assert err["field"] == "interval" and "quantiles" in err["message"]
 
 
+def outputs_of(forecast: list[float], scale: float = 1.0) -> ModelOutputs:
+    """Model outputs for one sequence with this forecast and scale (one layer of 4 units)."""
+    state = torch.zeros(1, 1, 4)
+    return ModelOutputs(
+        forecast=torch.tensor([forecast]),
+        internals=None,
+        h=state,
+        c=state,
+        loc=torch.tensor([[0.0]]),
+        scale=torch.tensor([[scale]]),
+    )
+
+
 def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
     """A forecast that overflows float32 is a 400 naming the input, never NaN or inf in JSON."""
-    x = torch.tensor([[3.0e38, -3.0e38, 3.0e38]])
-    state = torch.zeros(1, 1, 4)
     for bad in (float("inf"), float("nan")):
-        outputs = (torch.tensor([[1.0, bad]]), state, state)
+        results = split(outputs_of([1.0, bad]), 3, "none", None, False)
         with pytest.raises(ApiError) as info:
-            _finish(x, outputs, "none", None, False, None)
+            check_finite(results, "sequence")
         assert info.value.status == 400 and info.value.field == "sequence"
         assert "not finite" in str(info.value)
 
@@ -157,24 +169,21 @@ def test_overflow_names_the_field_the_request_used(client) -> None:
 
 def test_interval_bounds_near_float32_limit_are_exact_or_refused() -> None:
     """A bound float32 can hold is computed without overflow; one it cannot is a 400."""
-    x = torch.tensor([[3.0e38, -3.0e38, 3.0e38]])
-    state = torch.zeros(1, 1, 4)
-    stats = (torch.tensor([[0.0]]), torch.tensor([[1.0e38]]))  # loc, spread (G, 1)
 
     def bounds(forecast: float, low: float, high: float) -> list:
-        outputs = (torch.tensor([[forecast]]), state, state)
-        offsets = (np.array([low], np.float32), np.array([high], np.float32))
-        return _finish(x, outputs, "none", offsets, False, stats)
+        offsets = IntervalOffsets(np.array([low], np.float32), np.array([high], np.float32))
+        return split(outputs_of([forecast], scale=1.0e38), 3, "none", offsets, False)
 
     # high: 5e38 overflows float32 on its own, but -3e38 + 5e38 = 2e38 fits.
     [p] = bounds(-3.0e38, -0.1, 5.0)
+    check_finite([p], "sequence")
     assert p.lower is not None and p.upper is not None
     assert p.lower.dtype == p.upper.dtype == np.float32
     assert p.lower.tolist() == [pytest.approx(-3.1e38, rel=1e-6)]
     assert p.upper.tolist() == [pytest.approx(2.0e38, rel=1e-6)]
     # 3e38 + 1e38 is beyond float32: refused, never sent as inf (JSON null).
     with pytest.raises(ApiError) as info:
-        bounds(3.0e38, -1.0, 1.0)
+        check_finite(bounds(3.0e38, -1.0, 1.0), "sequence")
     assert info.value.status == 400 and "interval is not finite" in str(info.value)
 
 
@@ -254,7 +263,7 @@ def test_unexpected_errors_are_json_without_details(client, monkeypatch, capsys)
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("service.routes.forecast.predict", explode)
+    monkeypatch.setattr("service.inference.run", explode)
     r = client.post("/forecast", json={"model": "tiny", "sequence": [1]})
     err = error_of(r, 500)
     assert err == {"code": "internal", "message": "internal server error", "field": None}
@@ -294,7 +303,7 @@ def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, mon
     def boom(*args, **kwargs):
         raise AssertionError("the model ran")
 
-    monkeypatch.setattr("service.routes.forecast.predict", boom)
+    monkeypatch.setattr("service.inference.run", boom)
     r = client.post("/forecast", json={"model": "tiny", "sequence": seq, "horizon": 2})
     assert r.status_code == 400
     err = r.get_json()["error"]

@@ -2,10 +2,10 @@
 
 from flask import Flask
 
-from service.routes import docs, forecast, health, metrics, models, page
+from service.routes import docs, forecast, models, monitoring, page
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    for module in (forecast, models, health, metrics, docs, page):
+    for module in (forecast, models, monitoring, docs, page):
         app.register_blueprint(module.bp)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response
 from service.checkpoint import LoadedModel, has_intervals
 from service.errors import ApiError, json_response
 from service.registry import Registry
-from service.response_model import ModelInfo, ModelList, VersionInfo
+from service.schemas import ModelInfo, ModelList, VersionInfo
 from service.snapshot import Available, Entry, Failed, Snapshot
 from service.state import get_state
 

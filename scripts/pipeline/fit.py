@@ -2,7 +2,8 @@
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import lightning as L
 import torch
@@ -10,27 +11,48 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from model.lightning import Forecaster
+from model.lightning import LOSSES, Forecaster
+
+
+def _flag(default: Any, text: str, **more: Any) -> Any:
+    """A config field that is also a training flag."""
+    return field(default=default, metadata={"help": text, **more})
 
 
 @dataclass
 class FitConfig:
-    """Optimisation and hardware settings."""
+    """Optimisation and hardware settings; every field but gradient_clip is a flag."""
 
-    epochs: int = 300
-    patience: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.0
+    epochs: int = _flag(300, "maximum passes over the training windows")
+    max_steps: int = _flag(1500, "maximum optimisation steps (batches), whatever the epochs")
+    patience: int = _flag(20, "validation checks without improvement before stopping early")
+    val_every: int = _flag(50, "optimisation steps between validation checks (at most an epoch)")
+    batch_size: int = _flag(32, "windows per batch")
+    lr: float = _flag(3e-3, "Adam learning rate")
+    weight_decay: float = _flag(0.0, "Adam weight decay")
+    loss: str = _flag("mae", "training loss on scaled values", choices=LOSSES)
+    seed: int = _flag(0, "random seed (same seed, same result)")
     gradient_clip: float = 1.0  # LSTMs on raw-ish series can take huge steps without it
-    seed: int = 0
-    accelerator: str = "cpu"
-    devices: str = "1"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    threads: int = 1  # torch CPU threads per process
-    log_dir: str = "models/_logs"
-    progress: bool = True
+    accelerator: str = _flag("cpu", "Lightning accelerator: cpu, gpu, auto, ...")
+    devices: str = _flag("1", "devices per node: a count, a list or auto")
+    strategy: str = _flag("auto", "Lightning strategy: auto, ddp, ddp_spawn, ...")
+    num_nodes: int = _flag(1, "machines taking part (DDP)")
+    threads: int = _flag(
+        1,
+        "torch CPU threads per process; small LSTM batches gain little from more, and "
+        "oversubscribed cores slow training by an order of magnitude",
+    )
+    log_dir: str | None = _flag(None, "where losses are logged as CSV (default: MODEL_DIR/_logs)")
+    quiet: bool = _flag(False, "no progress bar")
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "max_steps", "val_every", "batch_size", "num_nodes", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.patience < 0 or self.weight_decay < 0:
+            raise ValueError("--patience and --weight-decay must not be negative")
+        if self.lr <= 0:
+            raise ValueError("--lr must be positive")
 
 
 @dataclass
@@ -38,7 +60,9 @@ class FitResult:
     """What a run did, for the summary and meta.json."""
 
     epochs_run: int
+    steps_run: int
     best_epoch: int | None
+    best_step: int | None
     best_val_loss: float | None
     seconds: float
     windows_per_second: float
@@ -52,6 +76,7 @@ class BestWeights(Callback):
     def __init__(self) -> None:
         self.best_loss: float | None = None
         self.best_epoch: int | None = None
+        self.best_step: int | None = None
         self.state: dict[str, torch.Tensor] | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -62,6 +87,7 @@ class BestWeights(Callback):
         value = float(loss)
         if self.best_loss is None or value < self.best_loss:
             self.best_loss, self.best_epoch = value, trainer.current_epoch
+            self.best_step = trainer.global_step
             self.state = copy.deepcopy(
                 {k: v.detach().cpu() for k, v in pl_module.state_dict().items()}
             )
@@ -93,12 +119,16 @@ def fit(
     """Train module in place and return what happened."""
     torch.set_num_threads(cfg.threads)
     best = BestWeights()
+    batches = len(train)
     callbacks: list[Callback] = [best]
     if val is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.patience, mode="min"))
-    logger = None if dry_run else CSVLogger(cfg.log_dir, name=name, version=version)
+    logger = None if dry_run else CSVLogger(cfg.log_dir or ".", name=name, version=version)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        # Long series validate within an epoch, so early stopping is not an epoch late.
+        val_check_interval=min(cfg.val_every, batches) if val is not None else None,
         accelerator=cfg.accelerator,
         devices=_devices(cfg.devices),
         strategy=cfg.strategy,
@@ -108,7 +138,7 @@ def fit(
         deterministic=True,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=cfg.progress,
+        enable_progress_bar=not cfg.quiet,
         gradient_clip_val=cfg.gradient_clip,
         fast_dev_run=1 if dry_run else False,
         log_every_n_steps=1,
@@ -117,10 +147,13 @@ def fit(
     trainer.fit(module, train, val)
     seconds = time.perf_counter() - start
     epochs = trainer.current_epoch if not dry_run else 1
-    windows = len(train.dataset) * epochs  # type: ignore[arg-type]
+    steps = trainer.global_step if not dry_run else 1
+    windows = steps * (train.batch_size or 1)
     return FitResult(
         epochs_run=epochs,
+        steps_run=steps,
         best_epoch=None if best.best_epoch is None else best.best_epoch + 1,
+        best_step=best.best_step,
         best_val_loss=best.best_loss,
         seconds=seconds,
         windows_per_second=windows / seconds if seconds > 0 else 0.0,

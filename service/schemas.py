@@ -1,9 +1,12 @@
-"""The /forecast request: one pydantic model validates it and documents it in OpenAPI.
+"""The API's wire schemas: pydantic models that validate requests and document responses.
+
+The request schema validates /forecast bodies and is the OpenAPI document's request; the
+response schemas build /models and are checked against what /forecast sends.
 
 Strict mode: `true` is not a number and "1" is not a number; a whole number written 2.0 is
 the integer 2 (as JSON Schema's `integer` says), 2.5 is no horizon. Non-finite numbers (NaN,
 Infinity, 1e999) and values beyond float32 are rejected with the field that holds them.
-The size limits come from ServiceConfig, so `request_model(cfg)` builds a subclass that
+The size limits come from ServiceConfig, so `request_schema(cfg)` builds a subclass that
 carries them; the OpenAPI document is generated from that same class.
 """
 
@@ -14,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     create_model,
     model_validator,
 )
@@ -22,7 +24,6 @@ from pydantic.config import JsonDict
 
 from model.intervals import MAX_LEVEL
 from service.config import ServiceConfig
-from service.errors import ApiError
 
 FLOAT32_MAX = 3.4028234663852886e38  # larger inputs would overflow the float32 network
 
@@ -89,10 +90,10 @@ class StateIn(BaseModel):
         return self
 
 
-class ForecastRequest(BaseModel):
+class ForecastBody(BaseModel):
     """Forecast one sequence or a batch; optionally with gate internals and state.
 
-    The sequence, batch and horizon fields get their limits in request_model(cfg); always
+    The sequence, batch and horizon fields get their limits in request_schema(cfg); always
     validate with the class it returns.
     """
 
@@ -123,12 +124,6 @@ class ForecastRequest(BaseModel):
         None, description="Caller's id, echoed in the response."
     )
 
-    def batch(self) -> list[list[float]]:
-        """The sequences to run, one or many."""
-        if self.sequences is not None:
-            return self.sequences
-        return [self.sequence] if self.sequence is not None else []
-
 
 def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str, Any]:
     """The fields whose limits are configured, as create_model definitions."""
@@ -148,39 +143,138 @@ def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str,
     }
 
 
-def request_model(cfg: ServiceConfig) -> type[ForecastRequest]:
-    """ForecastRequest with the configured limits, for validation and the schema alike."""
+def request_schema(cfg: ServiceConfig) -> type[ForecastBody]:
+    """ForecastBody with the configured limits, for validation and the OpenAPI document alike.
+
+    Its schema is named ForecastRequest, the name clients see in the document.
+    """
     return create_model(
         "ForecastRequest",
-        __base__=ForecastRequest,
+        __base__=ForecastBody,
         __doc__="Forecast one sequence or a batch; optionally with gate internals and state.",
         **_limited_fields(cfg.max_sequence_length, cfg.max_batch, cfg.max_horizon),
     )
 
 
-def parse_request(cls: type[ForecastRequest], body: bytes) -> ForecastRequest:
-    """Validate a raw body; raises ApiError 400 naming the first bad field."""
-    try:
-        req = cls.model_validate_json(body)
-    except ValidationError as err:
-        first = err.errors(include_url=False, include_input=False)[0]
-        loc = first["loc"]
-        if first["type"] == "json_invalid":
-            detail = first.get("ctx", {}).get("error", first["msg"])
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {detail}") from None
-        if not loc:
-            raise ApiError(400, "invalid_request", "the body must be a JSON object") from None
-        field = _field(loc)
-        raise ApiError(400, "invalid_request", f"{field}: {first['msg']}", field) from None
-    if (req.sequence is None) == (req.sequences is None):
-        raise ApiError(
-            400, "invalid_request", "give exactly one of 'sequence' and 'sequences'", "sequence"
-        )
-    return req
+# Responses
+
+Matrix = list[list[float]]
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    """A dotted path like sequences.3.5; anything inside `state` is reported as state."""
-    if loc[0] == "state":
-        return "state"
-    return ".".join(str(part) for part in loc)
+class Interval(BaseModel):
+    """A central prediction interval per forecast step, in raw units."""
+
+    level: float
+    lower: list[float]
+    upper: list[float]
+
+
+class LayerInternals(BaseModel):
+    """One layer's gates and states, each steps x units (QUANTITIES order)."""
+
+    input_gate: Matrix
+    forget_gate: Matrix
+    candidate: Matrix
+    output_gate: Matrix
+    cell_state: Matrix
+    hidden_state: Matrix
+
+
+class Internals(BaseModel):
+    """Every layer's internals for the steps returned."""
+
+    steps: int = Field(description="Steps run: observed steps + horizon - 1.")
+    observed_steps: int = Field(description="Length of the input sequence.")
+    first_step: int = Field(description="Index of the first row returned (steps - 1 for last).")
+    layers: list[LayerInternals]
+
+
+class StateOut(BaseModel):
+    """The LSTM state after the observed sequence, layers x units; feed it back as `state`."""
+
+    h: Matrix
+    c: Matrix
+    loc: float = Field(description="The location this sequence was scaled by.")
+    scale: float = Field(description="The spread this sequence was scaled by.")
+
+
+class ForecastResponse(BaseModel):
+    """Single values for `sequence`; for `sequences`, lists with one entry per sequence."""
+
+    id: str | None = Field(description="The request's `id`, or null.")
+    model: str
+    version: str
+    horizon: int
+    forecast: list[float] | list[list[float]] = Field(description="Raw units.")
+    interval: Interval | list[Interval] | None = Field(None, description="When asked for.")
+    internals: Internals | list[Internals] | None = Field(None, description="Unless none.")
+    state: StateOut | list[StateOut] | None = Field(None, description="With return_state.")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a sentence, and the request field if one is to blame."""
+
+    code: str = Field(examples=["invalid_request", "unknown_model", "not_ready"])
+    message: str
+    field: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service returns."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """Readiness: how many models can be served."""
+
+    status: Literal["ready"]
+    models: int
+
+
+class VersionInfo(BaseModel):
+    """One checkpoint file; the descriptive fields are null while it is not in memory."""
+
+    version: str
+    status: Literal["loaded", "available", "failed"] = Field(
+        description="loaded: in memory; available: an older version, loaded on first use; "
+        "failed: will not load (see reason), retried when the file changes."
+    )
+    latest: bool = Field(description="Served when a request gives no version.")
+    reason: str | None = None
+    loaded_at: str | None = None
+    failed_at: str | None = None
+    created_at: str | None = None
+    window: int | None = None
+    horizon: int | None = Field(None, description="Steps ahead the model was trained for.")
+    hidden_size: int | None = None
+    layers: int | None = None
+    normalization: str | None = None
+    frequency: str | None = None
+    intervals: bool | None = Field(None, description="Whether `interval` can be asked for.")
+    metrics: dict[str, Any] | None = Field(None, description="Validation scores from training.")
+
+
+class ModelInfo(BaseModel):
+    """A model name and all its versions, newest first."""
+
+    name: str
+    status: Literal["loaded", "failed"]
+    latest: str | None
+    versions: list[VersionInfo]
+    reason: str | None = Field(
+        default=None,
+        description="Set when the model's folder cannot be listed (then versions is empty).",
+    )
+
+
+class ModelList(BaseModel):
+    """Every model found in the model folder, failed ones included."""
+
+    models: list[ModelInfo]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scripts.metrics import (
+from scripts.pipeline.scores import (
     Scores,
     mae,
     mase,

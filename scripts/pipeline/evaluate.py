@@ -7,36 +7,42 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from scripts.data import Series
-from scripts.metrics import (
+from scripts.pipeline.csv_series import Series
+from scripts.pipeline.scores import (
     Scores,
     mase_scale,
     naive_forecast,
     score_by_series,
     seasonal_naive_forecast,
 )
-from scripts.windows import Windows, train_part
+from scripts.pipeline.windows import Windows, train_part
 
 # Anything called like GateLSTM or its TorchScript form: (x (B, T), horizon) -> (forecast, ...)
 Model = Callable[..., tuple[Tensor, ...]]
 METHODS = ("model", "naive", "seasonal_naive")
 
 
-def predict(model: Model, x: np.ndarray, horizon: int, batch: int = 4096) -> np.ndarray:
-    """Raw forecasts (N, horizon) for raw windows x (N, T), in batches."""
-    out = [np.zeros((0, horizon))]
+def forecast_windows(
+    model: Model, x: np.ndarray, horizon: int, batch: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw forecasts (N, horizon) for raw histories x (N, T), in batches, and the scale (N,)
+    each history got, which maps scaled residuals to raw units."""
+    out, scales = [np.zeros((0, horizon))], [np.zeros(0)]
     with torch.no_grad():
         for start in range(0, len(x), batch):
             chunk = torch.as_tensor(x[start : start + batch], dtype=torch.float32)
-            out.append(model(chunk, horizon)[0].double().numpy())
-    return np.concatenate(out)
+            forecast, _h, _c, _loc, scale = model(chunk, horizon)
+            out.append(forecast.double().numpy())
+            scales.append(scale[:, 0].double().numpy())
+    return np.concatenate(out), np.concatenate(scales)
 
 
-def scales_of(model: Model, x: np.ndarray) -> np.ndarray:
-    """The model's per-window scale (N,), which maps scaled residuals to raw units."""
-    scale = getattr(model, "scale")  # noqa: B009 - TorchScript modules expose it as an attribute
-    with torch.no_grad():
-        return scale(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+def known_rows(windows: Windows, steps: int) -> Windows:
+    """The windows whose first `steps` targets are all known, cut to those steps."""
+    keep = ~np.isnan(windows.y[:, :steps]).any(axis=1)
+    return Windows(
+        windows.x[keep], windows.y[keep, :steps], windows.series[keep], windows.origin[keep]
+    )
 
 
 def baselines(

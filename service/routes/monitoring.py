@@ -1,11 +1,11 @@
-"""Liveness and readiness for load balancers and orchestrators (no API key needed)."""
+"""Monitoring: liveness and readiness for load balancers (no API key), Prometheus metrics."""
 
 from flask import Blueprint, Response
 
 from service.errors import ApiError, json_response
 from service.state import get_state
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("monitoring", __name__)
 
 
 @bp.get("/healthz")
@@ -26,3 +26,10 @@ def readyz() -> Response:
         found = "; ".join(causes) or "no checkpoints found in the model folder"
         raise ApiError(503, "not_ready", f"no model is loaded: {found}")
     return json_response({"status": "ready", "models": len(snap.latest)})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """All workers' metrics under gunicorn, this app's otherwise."""
+    body, content_type = get_state().metrics.render()
+    return Response(body, content_type=content_type)

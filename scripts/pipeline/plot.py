@@ -29,15 +29,33 @@ def plot_backtest(report: dict[str, Any], path: Path) -> None:
     ax.plot(axis, values, color="#222222", lw=1.2, label="actual")
     xs = axis[one["first_origin"] : n]
     if "lower" in one:
-        ax.fill_between(xs, one["lower"], one["upper"], color="#1f77b4", alpha=0.18,
-                        label=f"one-step {level:.0%} interval")  # fmt: skip
+        ax.fill_between(
+            xs,
+            one["lower"],
+            one["upper"],
+            color="#1f77b4",
+            alpha=0.18,
+            label=f"one-step {level:.0%} interval",
+        )
     ax.plot(xs, one["forecast"], color="#1f77b4", lw=1.4, label="one-step forecast")
     steps = _axis(multi["timestamps"], multi["origin"], multi["horizon"])
     if "lower" in multi:
-        ax.fill_between(steps, multi["lower"], multi["upper"], color="#d62728", alpha=0.15,
-                        label=f"{multi['horizon']}-step {level:.0%} interval")  # fmt: skip
-    ax.plot(steps, multi["forecast"], color="#d62728", lw=1.4, ls="--",
-            label=f"{multi['horizon']}-step forecast from origin")  # fmt: skip
+        ax.fill_between(
+            steps,
+            multi["lower"],
+            multi["upper"],
+            color="#d62728",
+            alpha=0.15,
+            label=f"{multi['horizon']}-step {level:.0%} interval",
+        )
+    ax.plot(
+        steps,
+        multi["forecast"],
+        color="#d62728",
+        lw=1.4,
+        ls="--",
+        label=f"{multi['horizon']}-step forecast from origin",
+    )
     ax.axvline(steps[0], color="#999999", lw=0.8, ls=":")
     title = f"{report['model']} on {report['series']}"
     mase = one["metrics"]["model"]["mase"]

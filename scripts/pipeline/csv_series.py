@@ -1,4 +1,4 @@
-"""Read time-series CSVs with pandas and cut them into training windows (numpy + pandas only)."""
+"""Read time-series CSVs with pandas into regular, gap-filled series: the one pandas module."""
 
 import contextlib
 import csv
@@ -8,7 +8,7 @@ import io
 import logging
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +34,38 @@ class DataError(Exception):
 class DataConfig:
     """Where the CSVs are and how to read them; None means detect."""
 
-    paths: list[str]
-    time_col: str | None = None
-    value_col: str | None = None
-    series_col: str | None = None
-    layout: str = "auto"  # auto | single | wide | long
-    missing: str = "interpolate"  # error | interpolate | ffill
-    sep: str | None = None
+    paths: list[str] = field(
+        metadata={
+            "flag": "--data",
+            "nargs": "+",
+            "metavar": "PATH",
+            "help": "CSV files, directories of CSVs or glob patterns",
+        }
+    )
+    time_col: str | None = field(
+        default=None, metadata={"help": "timestamp column (default: detected)"}
+    )
+    value_col: str | None = field(
+        default=None, metadata={"help": "value column (default: detected)"}
+    )
+    series_col: str | None = field(
+        default=None, metadata={"help": "series id column of a long CSV (default: detected)"}
+    )
+    layout: str = field(
+        default="auto",
+        metadata={
+            "choices": LAYOUTS,
+            "help": "one series, one column per series, or series_id rows",
+        },
+    )
+    missing: str = field(
+        default="interpolate",
+        metadata={
+            "choices": MISSING,
+            "help": "what to do with missing values and gaps in the time grid",
+        },
+    )
+    sep: str | None = field(default=None, metadata={"help": "field separator (default: sniffed)"})
 
 
 @dataclass
@@ -94,9 +119,13 @@ def _read_table(path: Path, sep: str | None) -> tuple[pd.DataFrame, np.ndarray, 
     try:
         # Strings only, no NA guessing: we parse numbers ourselves to report bad cells by line.
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-            skip_blank_lines=False, index_col=False,
-        )  # fmt: skip
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            index_col=False,
+        )
     except (pd.errors.ParserError, ValueError) as e:
         raise DataError(f"{path}: cannot parse as CSV: {' '.join(str(e).split())}") from None
     df.columns = pd.Index([str(c).strip() for c in df.columns])
@@ -170,9 +199,13 @@ def _infer_freq(ts: pd.DatetimeIndex) -> str:
 
 
 def _build(
-    name: str, ts: pd.DatetimeIndex | None, vals: np.ndarray, lines: np.ndarray, path: Path,
+    name: str,
+    ts: pd.DatetimeIndex | None,
+    vals: np.ndarray,
+    lines: np.ndarray,
+    path: Path,
     policy: str,
-) -> Series:  # fmt: skip
+) -> Series:
     """Sort, check, regularise and fill one series."""
     where, freq = f"series {name!r} (file {path})", None
     if ts is not None:
@@ -295,6 +328,34 @@ def season_length(freq: str | None) -> int:
     per = {"B": 5, "C": 5, "D": 7, "W": 52}.get(code)
     per = per or {"M": 12, "Q": 4}.get(code.lstrip("BC")[:1])  # MS, ME, BMS, QS-JAN, ...
     return per // off.n if per and per % off.n == 0 else 1
+
+
+def seasons_of(freq: str | None) -> list[int]:
+    """Seasonal periods worth modelling: sub-daily data has a daily and a weekly one."""
+    season = season_length(freq)
+    if season <= 1:
+        return []
+    off = to_offset(freq)
+    if isinstance(off, pd.offsets.Tick) and pd.Timedelta(off) * season == DAY:
+        return [season, 7 * season]
+    return [season]
+
+
+def default_horizon(freq: str | None) -> int:
+    """Steps worth forecasting by default: a year of months, two years of quarters, a year
+    of weeks, two weeks of days, two days of hours or one of half-hours; 1 when unknown."""
+    try:
+        off = to_offset(freq) if freq else None
+    except ValueError:
+        return 1
+    if off is None:
+        return 1
+    if isinstance(off, pd.offsets.Tick):
+        return 48 if pd.Timedelta(off) <= pd.Timedelta(hours=1) else 2 * season_length(freq)
+    code = off.rule_code.split("-")[0]
+    if code in ("B", "C"):
+        return 14  # two weeks and more of business days, like other daily data
+    return {"M": 12, "Q": 8, "W": 52, "D": 14, "Y": 6, "A": 6}.get(code.lstrip("BC")[:1], 1)
 
 
 def step_times(s: Series, start: int, count: int) -> list[str] | None:

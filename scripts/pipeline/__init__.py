@@ -1,0 +1,1 @@
+"""The offline pipeline behind the commands: CSV -> series -> windows -> fit -> report."""

@@ -1,0 +1,218 @@
+"""Preprocess POST /forecast: everything a request can get wrong, checked once.
+
+Media type, body size, schema, model, internals size, state and interval are checked in
+that order, into a typed ForecastRequest. Every failure is an ApiError naming the request
+field to blame; what passes is ready for service.inference.run.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from flask import g, request
+from pydantic import ValidationError
+
+from model.intervals import interval_offsets
+from service.checkpoint import LoadedModel
+from service.config import ServiceConfig
+from service.errors import ApiError
+from service.inference import InitialState, IntervalOffsets
+from service.registry import LookupFailed
+from service.schemas import ForecastBody, InternalsMode, StateIn
+from service.state import ServiceState
+
+UTF8 = ("utf-8", "utf8")
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    """A valid /forecast request, resolved against its model and ready for inference."""
+
+    id: str | None  # the caller's id, echoed
+    model: LoadedModel
+    sequences: tuple[np.ndarray, ...]  # each (T,) float32, in request order
+    field: str  # "sequence" or "sequences": where the values came, named by errors
+    horizon: int
+    internals: InternalsMode
+    state: InitialState | None  # validated for the model, one row per sequence
+    interval: float | None  # the level asked for
+    offsets: IntervalOffsets | None  # set exactly when interval is
+    return_state: bool
+
+    @property
+    def batch(self) -> bool:
+        """Whether the request sent `sequences` (the response then holds lists)."""
+        return self.field == "sequences"
+
+
+def preprocess(state: ServiceState) -> ForecastRequest:
+    """The current Flask request as a ForecastRequest; raises ApiError on any bad input."""
+    check_media_type()
+    body = parse_body(state.request_schema, read_body(state.config.max_body_bytes))
+    model = resolve(state, body.model, body.version)
+    # Recorded before the model-specific checks, so that the access log and the metrics of
+    # a request they refuse still name the model.
+    g.model, g.version = model.name, model.version
+    field = "sequences" if body.sequences is not None else "sequence"
+    values = body.sequences if body.sequences is not None else [body.sequence or []]
+    lengths = [len(v) for v in values]
+    check_internals_size(body.internals, lengths, body.horizon, model, state.config)
+    initial = None
+    if body.state is not None:
+        given = body.state if isinstance(body.state, list) else [body.state]
+        initial = state_tensors(given, model, len(values))
+    offsets = None if body.interval is None else offsets_for(model, body.interval, body.horizon)
+    return ForecastRequest(
+        id=body.id,
+        model=model,
+        # numpy builds the array from Python floats about 3x faster than torch.tensor.
+        sequences=tuple(np.array(v, dtype=np.float32) for v in values),
+        field=field,
+        horizon=body.horizon,
+        internals=body.internals,
+        state=initial,
+        interval=body.interval,
+        offsets=offsets,
+        return_state=body.return_state,
+    )
+
+
+def check_media_type() -> None:
+    """Refuse (415) a body that is not declared as UTF-8 JSON."""
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if request.mimetype != "application/json" or charset not in UTF8:
+        raise ApiError(
+            415, "unsupported_media_type", "send the body as Content-Type: application/json (UTF-8)"
+        )
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, refusing (413) a chunked one above `limit` bytes.
+
+    The body limit has one enforcement point per transfer kind: a declared Content-Length is
+    refused by the middleware before anything reads the body, on every route; a chunked
+    body has no length to check, so it is refused here, the one place that reads bodies,
+    once a byte past the limit arrives.
+    """
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
+    stream, data = request.stream, b""
+    while len(data) <= limit:
+        chunk = stream.read(limit + 1 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    raise ApiError(413, "payload_too_large", f"the body is above the limit of {limit} bytes")
+
+
+def parse_body(schema: type[ForecastBody], body: bytes) -> ForecastBody:
+    """Validate a raw body against the schema; raises ApiError 400 naming the first bad field."""
+    try:
+        parsed = schema.model_validate_json(body)
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        loc = first["loc"]
+        if first["type"] == "json_invalid":
+            detail = first.get("ctx", {}).get("error", first["msg"])
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {detail}") from None
+        if not loc:
+            raise ApiError(400, "invalid_request", "the body must be a JSON object") from None
+        field = field_path(loc)
+        raise ApiError(400, "invalid_request", f"{field}: {first['msg']}", field) from None
+    if (parsed.sequence is None) == (parsed.sequences is None):
+        raise ApiError(
+            400, "invalid_request", "give exactly one of 'sequence' and 'sequences'", "sequence"
+        )
+    return parsed
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A dotted path like sequences.3.5; anything inside `state` is reported as state."""
+    if loc[0] == "state":
+        return "state"
+    return ".".join(str(part) for part in loc)
+
+
+def resolve(state: ServiceState, name: str | None, version: str | None) -> LoadedModel:
+    """The model a request asked for, the default one, or the only one loaded."""
+    snap = state.registry.snapshot  # one snapshot for the whole lookup
+    if not snap.latest:
+        raise ApiError(503, "not_ready", "no model is loaded yet")
+    if name is None:
+        if state.config.default_model:
+            name = state.config.default_model
+        elif len(snap.latest) == 1:
+            name = next(iter(snap.latest))
+        else:
+            raise ApiError(
+                400, "invalid_request", "model: required when several models are loaded", "model"
+            )
+    try:
+        return state.registry.get(name, version, snap)
+    except LookupFailed as err:
+        field = "version" if version is not None and err.kind != "unknown_model" else "model"
+        if err.kind == "not_loadable":
+            raise ApiError(503, "not_ready", err.message, field) from None
+        raise ApiError(404, err.kind, err.message, field) from None
+
+
+def check_internals_size(
+    mode: InternalsMode, lengths: list[int], horizon: int, model: LoadedModel, cfg: ServiceConfig
+) -> None:
+    """Refuse, before any model work, a response whose internals would pass the limit."""
+    if mode == "none":
+        return
+    per_step = model.num_layers * 6 * model.hidden_size
+    steps = len(lengths) if mode == "last" else sum(n + horizon - 1 for n in lengths)
+    if steps * per_step > cfg.max_internals_values:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"internals: {steps * per_step} values asked for, the limit is "
+            f"{cfg.max_internals_values}; ask for internals 'last' or 'none', or send fewer "
+            "or shorter sequences",
+            "internals",
+        )
+
+
+def state_tensors(states: list[StateIn], model: LoadedModel, batch: int) -> InitialState:
+    """Initial (h0, c0), each (L, batch, H), from one state for all or one per sequence."""
+    shape = (model.num_layers, model.hidden_size)
+    if len(states) not in (1, batch):
+        raise ApiError(
+            400, "invalid_request", f"state: give one state, or one per sequence ({batch})", "state"
+        )
+    scaled = [s.loc is not None for s in states]
+    if any(scaled) and not all(scaled):
+        raise ApiError(
+            400, "invalid_request", "state: give loc and scale in every state or in none", "state"
+        )
+    for s in states:
+        for part in (s.h, s.c):
+            if len(part) != shape[0] or any(len(row) != shape[1] for row in part):
+                raise ApiError(
+                    400,
+                    "invalid_request",
+                    f"state: h and c must be {shape[0]} layers x {shape[1]} units for this model",
+                    "state",
+                )
+    h0 = torch.from_numpy(np.array([s.h for s in states], np.float32)).transpose(0, 1)
+    c0 = torch.from_numpy(np.array([s.c for s in states], np.float32)).transpose(0, 1)
+    loc = scale = None  # h0, c0: (L, B or 1, H)
+    if all(scaled):
+        loc = torch.tensor([s.loc for s in states], dtype=torch.float32)  # (B or 1,)
+        scale = torch.tensor([s.scale for s in states], dtype=torch.float32)
+    if len(states) == 1 and batch > 1:
+        h0, c0 = h0.expand(-1, batch, -1), c0.expand(-1, batch, -1)
+        if loc is not None and scale is not None:
+            loc, scale = loc.expand(batch), scale.expand(batch)
+    return InitialState(h0.contiguous(), c0.contiguous(), loc, scale)
+
+
+def offsets_for(model: LoadedModel, level: float, horizon: int) -> IntervalOffsets:
+    """The model's interval offsets at `level`; a 400 when it has no quantiles for them."""
+    try:
+        lows, highs = interval_offsets(model.quantiles, level, horizon)
+    except ValueError as err:
+        raise ApiError(400, "invalid_request", f"interval: {err}", "interval") from None
+    return IntervalOffsets(np.asarray(lows, np.float32), np.asarray(highs, np.float32))
