@@ -26,9 +26,15 @@ def write_untrained(
 ) -> Path:
     """Save a seeded GateLSTM (global stats 10 +- 2) with symmetric residual quantiles."""
     torch.manual_seed(seed)
-    net = GateLSTM(
-        NetworkConfig(hidden_size=hidden, num_layers=layers, normalization=normalization)
+    # Recursive and reading everything it is sent, so any horizon and length are served.
+    shape = NetworkConfig(
+        hidden_size=hidden,
+        num_layers=layers,
+        normalization=normalization,
+        decoder="recursive",
+        context=1 << 20,
     )
+    net = GateLSTM(shape)
     net.set_global_stats(10.0, 2.0)
     steps = [[-2.0 + 4.0 * k / (len(PROBS) - 1) for k in range(len(PROBS))]]
     meta = {
@@ -36,6 +42,7 @@ def write_untrained(
         "normalization": {"mode": normalization, "loc": 10.0, "scale": 2.0},
         "window": 8,
         "horizon": 1,
+        "decoder": "recursive",
         "frequency": None,
         "metrics": {},
         "residual_quantiles": {

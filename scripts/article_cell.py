@@ -38,6 +38,8 @@ def meta() -> dict[str, object]:
         "normalization": {"mode": "none", "loc": 0.0, "scale": 1.0},
         "window": 1,
         "horizon": 1,
+        "decoder": "recursive",
+        "min_history": 1,
         "frequency": None,
         "season": 1,
         "series": [],

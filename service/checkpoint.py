@@ -51,6 +51,26 @@ class LoadedModel:
         return int(self.meta["network"]["num_layers"])
 
     @property
+    def direct(self) -> bool:
+        """Whether the decoder gives every horizon step at once (no feedback)."""
+        return self.meta.get("decoder") == "direct"
+
+    @property
+    def trained_horizon(self) -> int:
+        """Steps ahead the model was trained for."""
+        return int(self.meta["horizon"])
+
+    @property
+    def context(self) -> int:
+        """Observed steps the LSTM runs over when no state is carried in."""
+        return int(self.meta["network"].get("context", self.meta["window"]))
+
+    @property
+    def min_history(self) -> int:
+        """Fewest observations a forecast needs."""
+        return int(self.meta.get("min_history", 1))
+
+    @property
     def quantiles(self) -> dict[str, Any]:
         """Residual quantiles for prediction intervals (read-only: shared by requests)."""
         rq: dict[str, Any] = self.meta["residual_quantiles"]
@@ -108,20 +128,22 @@ def warm_up(module: torch.jit.ScriptModule, meta: dict[str, Any]) -> None:
     (or does not match its meta.json) is caught before it is served.
     """
     layers, hidden = meta["network"]["num_layers"], meta["network"]["hidden_size"]
-    window = min(meta["window"], 64)
-    x = torch.zeros(1, window)
+    steps = min(meta["window"], 64)
+    x = torch.zeros(1, max(steps, int(meta.get("min_history", 1))))
+    horizon = min(2, meta["horizon"]) if meta.get("decoder") == "direct" else 2
+    generated = 0 if meta.get("decoder") == "direct" else horizon - 1
     pin_torch_threads()  # the poll thread, or a request thread loading an old version
     with torch.inference_mode():
         for _ in range(2):
-            forecast, h, _c, _loc, _scale = module.forward(x, 2, None, None)
-            _f, internals, _h, _c, _loc, _scale = module.internals(x, 2, None, None)
-            module.scale(x)
-    if tuple(forecast.shape) != (1, 2) or tuple(h.shape) != (layers, 1, hidden):
+            forecast, h, _c, _loc, _scale = module.forward(x, horizon, None, None)
+            _f, internals, _h, _c, _loc, _scale = module.internals(x, horizon, None, None)
+            run = int(module.steps_run(x.size(1), False))
+    if tuple(forecast.shape) != (1, horizon) or tuple(h.shape) != (layers, 1, hidden):
         raise CheckpointError(
             f"the network's outputs {tuple(forecast.shape)}, {tuple(h.shape)} do not match "
             f"meta.json (layers {layers}, hidden size {hidden})"
         )
-    if tuple(internals.shape) != (1, layers, 6, window + 1, hidden):
+    if tuple(internals.shape) != (1, layers, 6, run + generated, hidden):
         raise CheckpointError(f"the network's internals have shape {tuple(internals.shape)}")
 
 

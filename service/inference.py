@@ -49,8 +49,9 @@ class IntervalOffsets:
 class ModelOutputs:
     """One call's outputs, named; loc and scale are what the sequences were scaled by."""
 
+    run: int  # observed steps the LSTM ran over: the last `run` of the T sent
     forecast: torch.Tensor  # (G, horizon)
-    internals: torch.Tensor | None  # (G, L, 6, T + horizon - 1, H); None from forward
+    internals: torch.Tensor | None  # (G, L, 6, S, H), S = run + generated steps; None from forward
     h: torch.Tensor  # (L, G, H) state after the observed sequence
     c: torch.Tensor  # (L, G, H)
     loc: torch.Tensor  # (G, 1)
@@ -61,11 +62,13 @@ class ModelOutputs:
 class SequenceResult:
     """One sequence's results: arrays are C-contiguous views, ready for orjson."""
 
-    length: int  # observed steps T
+    length: int  # observed steps T sent
+    run: int  # of them, the last `run` are the ones the LSTM ran over
+    steps: int  # internals rows computed: run, plus horizon - 1 generated (recursive decoder)
     forecast: np.ndarray  # (horizon,)
     lower: np.ndarray | None  # (horizon,)
     upper: np.ndarray | None
-    internals: np.ndarray | None  # (L, 6, S, H), S = T + horizon - 1, or 1 with "last"
+    internals: np.ndarray | None  # (L, 6, S, H), S = steps, or 1 with "last"
     h: np.ndarray | None  # (L, H) state after the observed sequence
     c: np.ndarray | None
     loc: float | None  # the scaling the sequence got, returned with the state
@@ -83,11 +86,12 @@ def call_model(
     h0 = c0 = loc = scale = None
     if state is not None:
         h0, c0, loc, scale = state.h0, state.c0, state.loc, state.scale
+    run = int(module.steps_run(x.size(1), state is not None))
     if internals == "none":
         forecast, h, c, used_loc, used_scale = module.forward(x, horizon, h0, c0, loc, scale)
-        return ModelOutputs(forecast, None, h, c, used_loc, used_scale)
+        return ModelOutputs(run, forecast, None, h, c, used_loc, used_scale)
     forecast, gates, h, c, used_loc, used_scale = module.internals(x, horizon, h0, c0, loc, scale)
-    return ModelOutputs(forecast, gates, h, c, used_loc, used_scale)
+    return ModelOutputs(run, forecast, gates, h, c, used_loc, used_scale)
 
 
 def run(
@@ -125,6 +129,7 @@ def split(
 ) -> list[SequenceResult]:
     """Per-sequence results of one call on G sequences of `length` observed steps."""
     gates = outputs.internals
+    steps = outputs.run if gates is None else gates.size(3)
     if gates is not None and internals == "last":
         gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
     f = outputs.forecast.numpy()  # (G, horizon)
@@ -143,6 +148,8 @@ def split(
     return [
         SequenceResult(
             length=length,
+            run=outputs.run,
+            steps=steps,
             forecast=f[j],
             lower=None if lower is None else lower[j],
             upper=None if upper is None else upper[j],

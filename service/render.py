@@ -34,14 +34,15 @@ def check_finite(results: Sequence[SequenceResult], field: str) -> None:
             )
 
 
-def internals_body(r: SequenceResult, horizon: int, mode: InternalsMode) -> dict[str, Any]:
+def internals_body(r: SequenceResult, mode: InternalsMode) -> dict[str, Any]:
     """Per layer, each quantity as steps x units; with "last" only the final step.
 
-    `steps` is the number of steps run (T + horizon - 1), `first_step` the index of the
-    first row returned (0, or steps - 1 with "last").
+    `steps` is the number of steps computed (the observed steps the LSTM ran over, then any
+    generated ones), `first_step` the index of the first row returned (0, or steps - 1
+    with "last").
     """
     assert r.internals is not None
-    steps = r.length + horizon - 1
+    steps = r.steps
     gates = r.internals  # (L, 6, S, H)
     layers = [
         {name: gates[layer, k] for k, name in enumerate(QUANTITIES)}
@@ -49,7 +50,7 @@ def internals_body(r: SequenceResult, horizon: int, mode: InternalsMode) -> dict
     ]
     return {
         "steps": steps,
-        "observed_steps": r.length,
+        "observed_steps": r.run,
         "first_step": steps - 1 if mode == "last" else 0,
         "layers": layers,
     }
@@ -57,11 +58,14 @@ def internals_body(r: SequenceResult, horizon: int, mode: InternalsMode) -> dict
 
 def sequence_parts(r: SequenceResult, req: ForecastRequest) -> dict[str, Any]:
     """forecast, and interval / internals / state when asked for."""
-    part: dict[str, Any] = {"forecast": r.forecast}
+    part: dict[str, Any] = {
+        "forecast": r.forecast,
+        "context": {"first_step": r.length - r.run, "steps": r.run},
+    }
     if req.interval is not None:
         part["interval"] = {"level": req.interval, "lower": r.lower, "upper": r.upper}
     if req.internals != "none":
-        part["internals"] = internals_body(r, req.horizon, req.internals)
+        part["internals"] = internals_body(r, req.internals)
     if r.h is not None:
         part["state"] = {"h": r.h, "c": r.c, "loc": r.loc, "scale": r.scale}
     return part
@@ -80,7 +84,7 @@ def render(req: ForecastRequest, results: Sequence[SequenceResult]) -> dict[str,
     if not req.batch:
         body.update(parts[0])
         return body
-    for key in ("forecast", "interval", "internals", "state"):
+    for key in ("forecast", "context", "interval", "internals", "state"):
         if key in parts[0]:
             body[key] = [part[key] for part in parts]
     return body

@@ -56,7 +56,9 @@ def preprocess(state: ServiceState) -> ForecastRequest:
     field = "sequences" if body.sequences is not None else "sequence"
     values = body.sequences if body.sequences is not None else [body.sequence or []]
     lengths = [len(v) for v in values]
-    check_internals_size(body.internals, lengths, body.horizon, model, state.config)
+    check_model_limits(model, lengths, body.horizon, field)
+    carried = body.state is not None
+    check_internals_size(body.internals, lengths, carried, body.horizon, model, state.config)
     initial = None
     if body.state is not None:
         given = body.state if isinstance(body.state, list) else [body.state]
@@ -156,14 +158,44 @@ def resolve(state: ServiceState, name: str | None, version: str | None) -> Loade
         raise ApiError(404, err.kind, err.message, field) from None
 
 
+def check_model_limits(model: LoadedModel, lengths: list[int], horizon: int, field: str) -> None:
+    """Refuse a horizon past a direct model's trained one, or too short a history."""
+    if model.direct and horizon > model.trained_horizon:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"horizon: this model forecasts at most {model.trained_horizon} steps ahead (the "
+            "horizon it was trained for)",
+            "horizon",
+        )
+    need = model.min_history
+    for i, n in enumerate(lengths):
+        if n < need:
+            where = field if field == "sequence" else f"{field}.{i}"
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"{where}: this model needs at least {need} observations (it reads the value "
+                f"one season back), got {n}",
+                where,
+            )
+
+
 def check_internals_size(
-    mode: InternalsMode, lengths: list[int], horizon: int, model: LoadedModel, cfg: ServiceConfig
+    mode: InternalsMode,
+    lengths: list[int],
+    carried: bool,
+    horizon: int,
+    model: LoadedModel,
+    cfg: ServiceConfig,
 ) -> None:
     """Refuse, before any model work, a response whose internals would pass the limit."""
     if mode == "none":
         return
     per_step = model.num_layers * 6 * model.hidden_size
-    steps = len(lengths) if mode == "last" else sum(n + horizon - 1 for n in lengths)
+    generated = 0 if model.direct else horizon - 1
+    run = [n if carried else min(n, model.context) for n in lengths]
+    steps = len(lengths) if mode == "last" else sum(r + generated for r in run)
     if steps * per_step > cfg.max_internals_values:
         raise ApiError(
             400,

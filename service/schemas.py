@@ -139,7 +139,14 @@ def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str,
             batch | None,
             Field(None, description="A batch of series (raw units); lengths may differ."),
         ),
-        "horizon": (steps, Field(1, description="Steps to forecast, each fed back as input.")),
+        "horizon": (
+            steps,
+            Field(
+                1,
+                description="Steps to forecast: at most the model's trained horizon for a "
+                "direct model; a recursive one feeds each step back as input.",
+            ),
+        ),
     }
 
 
@@ -183,10 +190,25 @@ class LayerInternals(BaseModel):
 class Internals(BaseModel):
     """Every layer's internals for the steps returned."""
 
-    steps: int = Field(description="Steps run: observed steps + horizon - 1.")
-    observed_steps: int = Field(description="Length of the input sequence.")
+    steps: int = Field(
+        description="Steps computed: the observed steps the LSTM ran over, then horizon - 1 "
+        "generated ones for a recursive model (none for a direct one)."
+    )
+    observed_steps: int = Field(
+        description="Observed steps the LSTM ran over: the last ones sent (see `context`)."
+    )
     first_step: int = Field(description="Index of the first row returned (steps - 1 for last).")
     layers: list[LayerInternals]
+
+
+class Context(BaseModel):
+    """Which observed values the LSTM ran over: the last `steps` of those sent."""
+
+    first_step: int = Field(
+        description="Index in the sent sequence of the first value the LSTM ran over; earlier "
+        "values only feed the seasonal-naive inputs of a direct model, or nothing."
+    )
+    steps: int = Field(description="How many values it ran over (internals rows 0..steps-1).")
 
 
 class StateOut(BaseModel):
@@ -206,6 +228,7 @@ class ForecastResponse(BaseModel):
     version: str
     horizon: int
     forecast: list[float] | list[list[float]] = Field(description="Raw units.")
+    context: Context | list[Context] = Field(description="The observed steps the model used.")
     interval: Interval | list[Interval] | None = Field(None, description="When asked for.")
     internals: Internals | list[Internals] | None = Field(None, description="Unless none.")
     state: StateOut | list[StateOut] | None = Field(None, description="With return_state.")

@@ -61,6 +61,11 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
             "3",
             "--horizon",
             "2",
+            # Recursive, no seasonal input: any horizon and any history length are served.
+            "--decoder",
+            "recursive",
+            "--season",
+            "1",
             "--quiet",
         ]
     )

@@ -138,6 +138,7 @@ def outputs_of(forecast: list[float], scale: float = 1.0) -> ModelOutputs:
     """Model outputs for one sequence with this forecast and scale (one layer of 4 units)."""
     state = torch.zeros(1, 1, 4)
     return ModelOutputs(
+        run=1,
         forecast=torch.tensor([forecast]),
         internals=None,
         h=state,
@@ -295,9 +296,10 @@ def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, mon
     from service import create_app
     from service.config import ServiceConfig
 
-    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, max_internals_values=2000)
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, max_internals_values=1200)
     client = create_app(cfg).test_client()
-    # tiny: 2 layers x 6 quantities x 8 units = 96 values a step; 21 steps > 2000 values.
+    # tiny: 2 layers x 6 quantities x 8 units = 96 values a step; it runs over its last 12
+    # observations and generates 1 step: 13 steps, 1248 values > 1200.
     seq = [float(v) for v in range(20)]
 
     def boom(*args, **kwargs):
@@ -307,9 +309,9 @@ def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, mon
     r = client.post("/forecast", json={"model": "tiny", "sequence": seq, "horizon": 2})
     assert r.status_code == 400
     err = r.get_json()["error"]
-    assert err["field"] == "internals" and "2016 values" in err["message"]
+    assert err["field"] == "internals" and "1248 values" in err["message"]
     monkeypatch.undo()
     ok = client.post("/forecast", json={"model": "tiny", "sequence": seq, "internals": "last"})
     assert ok.status_code == 200 and len(ok.get_json()["internals"]["layers"]) == 2
-    fits = client.post("/forecast", json={"model": "tiny", "sequence": seq[:19]})
-    assert fits.status_code == 200  # 19 steps x 96 = 1824 values
+    fits = client.post("/forecast", json={"model": "tiny", "sequence": seq, "horizon": 1})
+    assert fits.status_code == 200  # 12 steps x 96 = 1152 values

@@ -125,7 +125,10 @@ def test_batch_of_mixed_lengths_matches_single_requests_in_order(client) -> None
             single["internals"]["layers"][1]["cell_state"],
             atol=1e-5,
         )
-        assert batch["internals"][k]["observed_steps"] == len(seq)
+        # The tiny model runs over its last 12 observations (its window) at most.
+        run = min(len(seq), 12)
+        assert batch["internals"][k]["observed_steps"] == run
+        assert batch["context"][k] == {"first_step": len(seq) - run, "steps": run}
     # Different inputs, different answers: the order really is the request's.
     assert batch["forecast"][1] != batch["forecast"][4]
 
@@ -153,9 +156,10 @@ def test_interval_offsets_follow_the_quantiles(tmp_path: Path, make_checkpoint) 
         .post("/forecast", json={"sequence": [9.0, 11.0], "interval": 0.9, "internals": "none"})
         .get_json()
     )
-    # p=0.05 and 0.95 sit at -2 + 4 * 3/24 and -2 + 4 * 21/24 in scaled units; times scale 2.
-    assert body["interval"]["lower"][0] == pytest.approx(body["forecast"][0] - 3.0, abs=1e-4)
-    assert body["interval"]["upper"][0] == pytest.approx(body["forecast"][0] + 3.0, abs=1e-4)
+    # 10 calibration residuals: split conformal widens 0.9 to 0.9 * 11 / 10 = 0.99, so p=0.005
+    # and 0.995, the table's ends at -2 and 2 in scaled units; times scale 2.
+    assert body["interval"]["lower"][0] == pytest.approx(body["forecast"][0] - 4.0, abs=1e-4)
+    assert body["interval"]["upper"][0] == pytest.approx(body["forecast"][0] + 4.0, abs=1e-4)
 
 
 @pytest.mark.parametrize("name", ["article-cell", "plain"])
@@ -234,4 +238,4 @@ def test_response_carries_model_version_and_raw_units(client, model_dir: Path) -
     body = post(client, model="tiny", sequence=[v * 1000 for v in SEQ], internals="none")[1]
     assert body["version"] == version and body["horizon"] == 1 and body["id"] is None
     assert 50_000 < body["forecast"][0] < 200_000  # window scaling maps back to raw units
-    assert set(body) == {"id", "model", "version", "horizon", "forecast"}
+    assert set(body) == {"id", "model", "version", "horizon", "forecast", "context"}
