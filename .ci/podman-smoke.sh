@@ -1,7 +1,7 @@
 #!/bin/sh
 # A copy of the team's ../shared/container/smoke.sh (build with podman on a machine with no
 # Docker engine, then GET a path on loopback), for clones that have no ../shared beside them,
-# such as CI's clean clone. scripts/container_smoke.sh prefers the shared original when present.
+# such as CI's clean clone. .ci/container-smoke.sh prefers the shared original when present.
 # Build a project's Dockerfile with podman and smoke-test the container on
 # loopback, on a Debian 12 machine that has no Docker engine and no reachable
 # container registry (only the Debian mirror and PyPI, via the host's apt/pip

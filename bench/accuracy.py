@@ -128,7 +128,9 @@ def one_run(
     """Train one model and backtest it one step ahead over the last val_fraction."""
     frac = args.val_fraction
     n = len(pd.read_csv(csv))
-    cut = n - round(n * frac)  # first backtest origin; scripts.pipeline.windows cuts training here too
+    cut = n - round(
+        n * frac
+    )  # first backtest origin; scripts.pipeline.windows cuts training here too
     train_csv = csv
     if variant == "strict":  # training and its early stopping see only the rows before the cut
         train_csv = work / "strict" / f"{name}.csv"

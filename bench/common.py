@@ -1,4 +1,9 @@
-"""Helpers shared by the accuracy and training benchmarks: quiet training, meta, tables."""
+"""Helpers shared by the benchmarks: the repository's paths, training runs (in this process
+or as a subprocess), polling, result tables and command lines.
+
+torch, Lightning and the training code are imported by the functions that use them: the
+gunicorn runner and the load scenarios import this module and need none of them.
+"""
 
 import argparse
 import contextlib
@@ -8,20 +13,42 @@ import math
 import os
 import platform
 import shlex
+import subprocess
 import sys
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from model.export import load
-from scripts import backtest
-from scripts.train import run
-from tests.server import REPO
-
+REPO = Path(__file__).resolve().parents[1]
 AIRLINE = REPO / "data" / "airline_passengers.csv"  # the bundled default series
+
+
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    """Poll `check` until it is true or `timeout` seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
+
+
+def repo_env() -> dict[str, str]:
+    """This environment with the repository importable, for subprocesses run from it."""
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def train_command(data: Path, name: str, model_dir: Path, extra: list[str]) -> list[str]:
+    """python -m scripts.train for one model into model_dir."""
+    head = [sys.executable, "-m", "scripts.train", "--data", str(data), "--name", name]
+    return [*head, "--model-dir", str(model_dir), "--quiet", *extra]
+
+
+def run_train(cmd: list[str], timeout: float) -> None:
+    """Run a train_command to its end from the repository root; raises if it fails."""
+    subprocess.run(cmd, cwd=REPO, env=repo_env(), check=True, capture_output=True, timeout=timeout)
 
 
 def command(module: str, argv: Sequence[str] | None = None) -> str:
@@ -32,6 +59,8 @@ def command(module: str, argv: Sequence[str] | None = None) -> str:
 
 def machine() -> str:
     """One line on the machine: CPU count, torch threads, load average, versions."""
+    import torch
+
     load1, load5, _ = os.getloadavg()
     return (
         f"{os.cpu_count()} CPUs, torch {torch.__version__} (default {torch.get_num_threads()} "
@@ -50,11 +79,16 @@ def quiet() -> None:
 
 def set_threads(count: int) -> None:
     """Pin torch's intra-op threads (oversubscribed OpenMP threads stall small LSTM steps)."""
+    import torch
+
     torch.set_num_threads(count)
 
 
 def train(argv: list[str]) -> tuple[Path, dict[str, Any], str]:
     """Train with scripts.train.run, its output captured; the checkpoint, meta and summary."""
+    from model.export import load
+    from scripts.train import run
+
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         paths = run([*argv, "--quiet"])
@@ -66,6 +100,8 @@ def train(argv: list[str]) -> tuple[Path, dict[str, Any], str]:
 
 def run_backtest(argv: list[str]) -> str:
     """Run scripts.backtest.main quietly; its stdout, or RuntimeError with its stderr."""
+    from scripts import backtest
+
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = backtest.main(argv)

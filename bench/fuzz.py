@@ -26,11 +26,12 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from bench import common as c
-from tests.server import Running, gunicorn
+from bench.checkpoints import write_untrained
+from bench.http_client import Reply, request
+from bench.server import Running, gunicorn
 
 EXCLUDED_CHECKS = ("positive_data_acceptance",)
 SERVER_ERROR = re.compile(r'Traceback|"exc":|"status":5\d\d')  # in gatecast's JSON log lines
@@ -94,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
 def make_models(folder: Path) -> list[str]:
     """Write the article's cell and an untrained 4-unit model with intervals; their names."""
     from scripts import article_cell
-    from tests.checkpoints import write_untrained
 
     with contextlib.redirect_stdout(io.StringIO()):  # it prints the checkpoint's path
         written = article_cell.main(["--model-dir", str(folder)])
@@ -104,12 +104,12 @@ def make_models(folder: Path) -> list[str]:
     return ["article-cell", "tiny"]
 
 
-def fetch(srv: Running, path: str, key: str | None) -> Any:
-    """GET path's parsed body (raises on a non-200 status)."""
-    status, body, _ = srv.request("GET", path, key=key)
-    if status != 200:
-        raise RuntimeError(f"GET {path} answered {status}: {body}")
-    return body
+def fetch(srv: Running, path: str, key: str | None) -> Reply:
+    """GET path (raises on a non-200 status)."""
+    reply = request(srv.port, "GET", path, key=key)
+    if reply.status != 200:
+        raise RuntimeError(f"GET {path} answered {reply.status}: {reply.text()}")
+    return reply
 
 
 def endpoint_of(path: str, templates: list[str]) -> str:
@@ -169,23 +169,31 @@ def campaign(args: argparse.Namespace, work: Path) -> Campaign:
         headers["Authorization"] = f"Bearer {args.api_key}"
     with gunicorn(models, work / "gunicorn.log", env=env, ready_path="/readyz") as srv:
         spec = work / "openapi.json"
-        document = fetch(srv, "/openapi.json", args.api_key)
+        document = fetch(srv, "/openapi.json", args.api_key).json()
         spec.write_text(json.dumps(document))
         templates = list(document["paths"])
         report = work / "schemathesis.ndjson"
-        cmd = [
-            sys.executable, "-m", "schemathesis.cli", "run", str(spec), "--url", srv.url,
-            "--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS),
-            "--mode", "all", "--max-examples", str(args.max_examples), "--seed", str(args.seed),
-            "--phases", args.phases, "--workers", "1", "--continue-on-failure",
-            "--generation-database", "none", "--request-timeout", "30", "--no-color",
-            "--report", "ndjson", "--report-ndjson-path", str(report),
-        ]  # fmt: skip
+        options = c.flags(
+            url=srv.url,
+            checks="all",
+            exclude_checks=",".join(EXCLUDED_CHECKS),
+            mode="all",
+            max_examples=args.max_examples,
+            seed=args.seed,
+            phases=args.phases,
+            workers=1,
+            generation_database="none",
+            request_timeout=30,
+            report="ndjson",
+            report_ndjson_path=report,
+        )
+        cmd = [sys.executable, "-m", "schemathesis.cli", "run", str(spec), *options]
+        cmd += ["--continue-on-failure", "--no-color"]
         for name, value in headers.items():
             cmd += ["--header", f"{name}: {value}"]
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=3600)
         run = Campaign(proc.returncode, proc.stdout + proc.stderr)
-        run.server = server_counts(fetch(srv, "/metrics", args.api_key))
+        run.server = server_counts(fetch(srv, "/metrics", args.api_key).text())
     read_report(report, templates, run)
     log = srv.log_text()
     run.log_problems = [line for line in log.splitlines() if SERVER_ERROR.search(line)]

@@ -106,7 +106,7 @@ def client(app):
 @pytest.fixture(scope="session")
 def make_checkpoint() -> Callable[..., Path]:
     """Write an untrained GateLSTM checkpoint (seeded weights) without running training."""
-    from tests.checkpoints import write_untrained
+    from bench.checkpoints import write_untrained
 
     return write_untrained
 
@@ -114,6 +114,6 @@ def make_checkpoint() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def publish_copy() -> Callable[[Path], Path]:
     """Copy a checkpoint to a newer version of the same model, atomically (temp + rename)."""
-    from tests.checkpoints import publish
+    from bench.checkpoints import publish
 
     return publish

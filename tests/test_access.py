@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
+from bench.http_client import exchange, http_bytes
+from bench.server import Running, gunicorn
 from service import ServiceConfig, create_app, inference, middleware
 from service import request as request_module
-from tests.server import Running, exchange, gunicorn, http_bytes
 
 KEY = "k3y-Alpha_0123456789"
 OTHER = "second.key-XYZ"

@@ -1,6 +1,6 @@
 """Static checks of the Dockerfile, gunicorn.conf.py, pyproject.toml and the smoke script.
 
-Nothing here builds or runs a container (scripts/container_smoke.sh does that with
+Nothing here builds or runs a container (.ci/container-smoke.sh does that with
 podman); these tests parse the files and check the properties the deployment relies on,
 so a careless edit fails `make test` instead of a deployment.
 """
@@ -166,7 +166,7 @@ def test_pyproject_packages_and_console_scripts_for_a_non_editable_install() -> 
 
 
 def test_container_smoke_script_parses_and_uses_the_shared_smoke_test() -> None:
-    script = REPO / "scripts" / "container_smoke.sh"
+    script = REPO / ".ci" / "container-smoke.sh"
     result = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     text = script.read_text()

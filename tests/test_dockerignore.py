@@ -1,6 +1,6 @@
 """Static checks of .dockerignore against what the Dockerfile copies.
 
-Nothing here builds or runs a container (scripts/container_smoke.sh does that with
+Nothing here builds or runs a container (.ci/container-smoke.sh does that with
 podman); these tests parse the files and check the properties the deployment relies on,
 so a careless edit fails `make test` instead of a deployment.
 """
@@ -73,7 +73,7 @@ def dockerignore_rules() -> list[str]:
         "compose.yaml",
         "deploy/k8s/deployment.yaml",
         "Dockerfile",
-        "scripts/container_smoke.sh",
+        ".ci/container-smoke.sh",
     ],
 )
 def test_dockerignore_leaves_out(path: str) -> None:

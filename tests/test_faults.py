@@ -15,18 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.reliability_faults import (
-    broken_checkpoints,
-    drop_file_caps,
-    write_broken,
-)
-from bench.reliability_serving import train_command
-from bench.reliability_training import killed_training
+from bench.checkpoints import publish, version_path
+from bench.common import train_command, wait_until
+from bench.http_client import request
+from bench.reliability.faults import broken_checkpoints, drop_file_caps, write_broken
+from bench.reliability.killed_training import killed_training
+from bench.server import gunicorn
 from model.export import list_checkpoints
 from service import ServiceConfig, create_app
 from service.registry import LookupFailed, Registry
-from tests.checkpoints import publish, version_path
-from tests.server import gunicorn, wait_until
 
 
 def test_a_model_folder_that_cannot_be_listed_is_reported(
@@ -123,7 +120,8 @@ def test_fifos_and_symlink_loops_never_stop_a_worker(tmp_path: Path, model_dir: 
     env = {"GATECAST_POLL_SECONDS": "0.5"}
     log = tmp_path / "gunicorn.log"
     with gunicorn(root, log, env=env, ready_path="/readyz", timeout=60) as srv:
-        status, listing, _ = srv.request("GET", "/models/tiny")
+        reply = request(srv.port, "GET", "/models/tiny")
+        status, listing = reply.status, reply.json()
         reasons = {v["version"]: v["reason"] for v in listing["versions"]}
         assert status == 200 and listing["latest"] == good.stem
         assert reasons[fifo.stem] == "it is a FIFO, not a regular file"
@@ -136,16 +134,16 @@ def test_fifos_and_symlink_loops_never_stop_a_worker(tmp_path: Path, model_dir: 
         body = {"model": "tiny", "sequence": [1.0, 2.0, 3.0]}
 
         def served_by_fresh() -> bool:
-            answers = [srv.request("POST", "/forecast", body) for _ in range(8)]
-            return all(s == 200 and r["version"] == fresh.stem for s, r, _ in answers)
+            answers = [request(srv.port, "POST", "/forecast", body) for _ in range(8)]
+            return all(a.status == 200 and a.json()["version"] == fresh.stem for a in answers)
 
         assert wait_until(served_by_fresh, timeout=30, step=0.2)
         for _ in range(10):
             began = time.monotonic()
-            assert srv.request("GET", "/healthz", timeout=5)[0] == 200
+            assert request(srv.port, "GET", "/healthz", timeout=5).status == 200
             assert time.monotonic() - began < 1
         assert srv.worker_pids() == srv.workers  # no worker hung, died or was replaced
-        _, listing, _ = srv.request("GET", "/models/tiny")
+        listing = request(srv.port, "GET", "/models/tiny").json()
         statuses = {v["version"]: v["status"] for v in listing["versions"]}
         assert [statuses[p.stem] for p in (later_fifo, later_loop, fifo, loop)] == ["failed"] * 4
         assert nobody_reads(fifo) and nobody_reads(later_fifo)  # never opened by a worker

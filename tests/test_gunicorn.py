@@ -1,7 +1,6 @@
 """The real thing: gunicorn -c gunicorn.conf.py, 2 workers, real HTTP over loopback."""
 
 import http.client
-import json
 import os
 import re
 import threading
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.http_client import HOST, exchange, http_bytes, request
+from bench.server import Running, gunicorn
 from model.export import list_checkpoints
-from tests.server import Running, gunicorn
 
 SEQUENCE = [float(k % 7) for k in range(24)]
 
@@ -45,23 +45,24 @@ class Load:
             t.start()
 
     def run(self, k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        port = self.server.port
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
         body = {"model": "tiny", "sequence": SEQUENCE[k:], "horizon": 2, "internals": "last"}
         for _ in range(self.limit):
             if self.stop.is_set():
                 break
             try:
-                status, reply, _ = self.server.request("POST", "/forecast", body, conn)
-                version = reply["version"] if isinstance(reply, dict) and status == 200 else ""
+                reply = request(port, "POST", "/forecast", body, conn=conn)
+                version = reply.json()["version"] if reply.status == 200 else ""
                 with self.lock:
-                    self.results.append((time.monotonic(), status, version))
-                    if status != 200:
-                        self.failures.append(f"{status}: {reply}")
+                    self.results.append((time.monotonic(), reply.status, version))
+                    if reply.status != 200:
+                        self.failures.append(f"{reply.status}: {reply.text()}")
             except (OSError, http.client.HTTPException, ValueError) as err:
                 with self.lock:
                     self.failures.append(repr(err))
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+                conn = http.client.HTTPConnection(HOST, port, timeout=30)
         conn.close()
 
     def count(self) -> int:
@@ -97,7 +98,7 @@ def test_version_swap_under_load_without_a_failed_request(
 ) -> None:
     old = list_checkpoints(models)["tiny"][-1].stem
     served = r'gatecast_requests_total\{endpoint="/forecast",model="tiny",status="200"'
-    before = metric(str(server.request("GET", "/metrics")[1]), served)
+    before = metric(request(server.port, "GET", "/metrics").text(), served)
     load = Load(server, threads=3)
     try:
         while load.count() < 30 and not load.failures:
@@ -111,41 +112,29 @@ def test_version_swap_under_load_without_a_failed_request(
     assert versions[0] == old and versions[-1] == new
     assert waited < 15
     # Every answer was counted once, by whichever worker gave it: /metrics sums them all.
-    status, text, headers = server.request("GET", "/metrics")
-    assert status == 200 and isinstance(text, str)
-    assert metric(text, served) - before == len(load.results)
-    assert metric(text, r"gatecast_models_loaded ") == 2.0
-    status, _, headers = server.request("GET", "/healthz")
-    assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-Id"])
+    reply = request(server.port, "GET", "/metrics")
+    assert reply.status == 200
+    assert metric(reply.text(), served) - before == len(load.results)
+    assert metric(reply.text(), r"gatecast_models_loaded ") == 2.0
+    reply = request(server.port, "GET", "/healthz")
+    assert reply.status == 200 and re.fullmatch(r"[0-9a-f]{32}", reply.headers["x-request-id"])
 
 
 def test_body_limit_over_real_http(server: Running) -> None:
     """413 for a body above 2 MiB, declared by Content-Length or sent chunked."""
     # Declared too long: refused on the headers alone, before any body is sent.
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.putrequest("POST", "/forecast")
-    conn.putheader("Content-Type", "application/json")
-    conn.putheader("Content-Length", str(3 * 2**20))
-    conn.endheaders()
-    r = conn.getresponse()
-    assert r.status == 413 and json.loads(r.read())["error"]["code"] == "payload_too_large"
-    conn.close()
+    declared = http_bytes("POST", "/forecast", None, {"Content-Length": str(3 * 2**20)})
+    r = exchange(server.port, declared, timeout=30)
+    assert r.status == 413 and r.json()["error"]["code"] == "payload_too_large"
     # Chunked, no length: read up to the limit, refused when one more byte follows.
     chunk = b"1.5," * 16384
     chunks = [b'{"model": "tiny", "sequence": [', *[chunk] * (2**21 // len(chunk)), b"1]}"]
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(
-        "POST",
-        "/forecast",
-        body=iter(chunks),
-        encode_chunked=True,
-        headers={"Content-Type": "application/json"},
-    )
-    r = conn.getresponse()
-    assert r.status == 413 and json.loads(r.read())["error"]["code"] == "payload_too_large"
-    conn.close()
-    status, reply, _ = server.request("POST", "/forecast", {"model": "tiny", "sequence": [1.0]})
-    assert status == 200 and isinstance(reply, dict) and reply["model"] == "tiny"
+    head = http_bytes("POST", "/forecast", None, {"Transfer-Encoding": "chunked"})
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    r = exchange(server.port, head + body, timeout=30)
+    assert r.status == 413 and r.json()["error"]["code"] == "payload_too_large"
+    reply = request(server.port, "POST", "/forecast", {"model": "tiny", "sequence": [1.0]})
+    assert reply.status == 200 and reply.json()["model"] == "tiny"
 
 
 def test_bad_environment_stops_gunicorn_with_one_clear_line(
@@ -182,9 +171,9 @@ def test_many_swaps_broken_files_and_rollback_under_heavier_load(
         load.wait_for(second.stem, timeout=15)
         second.unlink()  # roll back: the previous version is served again
         load.wait_for(first.stem, timeout=15)
-        status, listing, _ = server.request("GET", "/models/tiny")
-        assert status == 200 and isinstance(listing, dict)
-        assert listing["versions"][0]["status"] == "failed"
+        reply = request(server.port, "GET", "/models/tiny")
+        assert reply.status == 200
+        assert reply.json()["versions"][0]["status"] == "failed"
     finally:
         load.finish()
     assert load.failures == []

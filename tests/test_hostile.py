@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.http_client import Reply, exchange, http_bytes
+from bench.server import Running, gunicorn
 from service import wire_errors
 from service.middleware import REQUEST_ID_RE
-from tests.server import Reply, Running, exchange, gunicorn, http_bytes
 
 JSON = "application/json"
 UMT = "unsupported_media_type"

@@ -1,4 +1,4 @@
-"""Short versions of the load scenarios of bench/reliability.py, on the real gunicorn.
+"""Short versions of the load scenarios of bench/reliability/, on the real gunicorn.
 
 Sustained mixed load (errors, memory), slow clients, a SIGKILLed worker and a new version
 trained during load. Sizes are small; `python -m bench.reliability` runs the full ones.
@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.reliability_client import Kind, mixed_kinds
-from bench.reliability_kill import in_private_netns, kill_runs, kill_worker, netns_usable
-from bench.reliability_serving import sustained, swap, train_command
-from bench.reliability_slow import slow_clients
+from bench.common import flags, train_command
+from bench.http_client import request
+from bench.reliability.kill import in_private_netns, kill_runs, kill_worker, netns_usable
+from bench.reliability.load import Kind, mixed_kinds
+from bench.reliability.slow import slow_clients
+from bench.reliability.sustained import sustained
+from bench.reliability.swap import swap
+from bench.server import Running, gunicorn
 from model.export import list_checkpoints
-from tests.server import Running, gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +41,7 @@ def server(models: Path) -> Iterator[Running]:
 @pytest.fixture(scope="module")
 def kinds(server: Running) -> list[Kind]:
     """The request mix for the models served."""
-    return mixed_kinds(server.request("GET", "/models")[1]["models"])
+    return mixed_kinds(request(server.port, "GET", "/models").json()["models"])
 
 
 def test_the_mix_covers_both_models_every_internals_level_intervals_and_batches(kinds):
@@ -60,9 +63,16 @@ def test_sustained_mixed_load_has_no_errors_and_no_memory_growth(server, kinds) 
 
 def test_one_slow_client_does_not_block_the_others(server, kinds) -> None:
     r = slow_clients(
-        server, kinds, "tiny", THREADS, count=1, until_blocked=False, dribble=8,
-        probes=300, probe_concurrency=8,
-    )  # fmt: skip
+        server,
+        kinds,
+        "tiny",
+        THREADS,
+        count=1,
+        until_blocked=False,
+        dribble=8,
+        probes=300,
+        probe_concurrency=8,
+    )
     assert r.slow_ok == 1 and r.dribble_s >= 7
     assert r.during.requests == 300 and r.during.errors == 0
     assert r.probes_first  # every other request was answered while the slow body trickled
@@ -88,9 +98,16 @@ def test_slow_clients_holding_every_thread_delay_others_until_a_body_ends(
 ) -> None:
     """The documented limit: GATECAST_THREADS slow bodies on each worker block it."""
     r = slow_clients(
-        spread_server, kinds, "tiny", THREADS, count=0, until_blocked=True, dribble=8,
-        probes=16, probe_concurrency=16,
-    )  # fmt: skip
+        spread_server,
+        kinds,
+        "tiny",
+        THREADS,
+        count=0,
+        until_blocked=True,
+        dribble=8,
+        probes=16,
+        probe_concurrency=16,
+    )
     assert r.blocked_workers == 2 and r.slow_clients >= 2 * THREADS
     assert r.slow_ok == r.slow_clients  # the slow ones are served in the end
     assert r.during.errors == 0  # the others are delayed, never dropped
@@ -131,9 +148,8 @@ def test_reuse_port_keeps_the_bound_with_tcp_migrate_req(models) -> None:
 def test_a_version_trained_during_load_is_served_by_every_worker(
     server, kinds, models, sine_csv
 ) -> None:
-    flags = ["--window", "12", "--hidden", "8", "--layers", "2", "--epochs", "2",
-             "--horizon", "2"]  # fmt: skip
-    train = train_command(sine_csv, "tiny", models, flags)
+    shape = flags(window=12, hidden=8, layers=2, epochs=2, horizon=2)
+    train = train_command(sine_csv, "tiny", models, shape)
     r = swap(server, kinds, models, train, "tiny", 1.0, requests=30000, concurrency=16)
     assert r.new != r.old and r.new == list_checkpoints(models)["tiny"][-1].stem
     assert r.load.errors == 0 and r.load.requests > 0

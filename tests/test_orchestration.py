@@ -1,6 +1,6 @@
 """Static checks of compose.yaml and the Kubernetes manifests under deploy/k8s.
 
-Nothing here builds or runs a container (scripts/container_smoke.sh does that with
+Nothing here builds or runs a container (.ci/container-smoke.sh does that with
 podman); these tests parse the files and check the properties the deployment relies on,
 so a careless edit fails `make test` instead of a deployment.
 """

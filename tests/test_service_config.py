@@ -115,7 +115,7 @@ def test_create_app_sets_torch_threads(tmp_path: Path) -> None:
 def test_scan_thread_keeps_running_only_when_polling(tmp_path: Path) -> None:
     import threading
 
-    from tests.server import wait_until
+    from bench.common import wait_until
 
     def scanners() -> int:
         return sum(t.name == "gatecast-model-scan" for t in threading.enumerate())

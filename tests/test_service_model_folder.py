@@ -13,12 +13,12 @@ from typing import TypeVar
 import pytest
 import torch
 
+from bench.checkpoints import version_path
 from model.export import list_checkpoints
 from service.checkpoint import CheckpointError, load_checkpoint
 from service.model_folder import list_folder
 from service.registry import Registry
 from service.snapshot import Failed, Snapshot
-from tests.checkpoints import version_path
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from bench.checkpoints import publish, version_path
 from model.export import list_checkpoints
 from service import ServiceConfig, create_app
-from tests.checkpoints import publish, version_path
 from tests.test_service_registry import rewrite_meta
 
 # meta.json changes that used to load and then break the listing or every interval request.

@@ -5,9 +5,11 @@ from typing import Any
 
 import pytest
 
+from bench.common import REPO
+from bench.http_client import request
+from bench.server import Running
 from tests.article_values import WORKED_EXAMPLE
 from tests.e2e.live import Explorer
-from tests.server import REPO, Running
 
 SHOTS = REPO / "docs" / "screenshots"
 SEQ = [round(100 + 0.5 * k + 10 * math.sin(2 * math.pi * k / 12), 2) for k in range(20)]
@@ -43,9 +45,10 @@ def run(page: Explorer, model: str, sequence: str, horizon: str, interval: str |
 
 def api_forecast(server: Running, key: str | None = None, **body: Any) -> dict:
     """The same request, sent straight to the API."""
-    status, reply, _ = server.request("POST", "/forecast", {"internals": "all", **body}, key=key)
-    assert status == 200, reply
-    return reply
+    reply = request(server.port, "POST", "/forecast", {"internals": "all", **body}, key=key)
+    assert reply.status == 200, reply.text()
+    result: dict = reply.json()
+    return result
 
 
 def plot_values(page: Explorer, figure: str, series: str | None = None) -> list[float]:

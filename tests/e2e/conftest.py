@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.server import Running, gunicorn
+from bench.server import Running, gunicorn
 
 if TYPE_CHECKING:  # selenium is imported lazily: without it, collection must still work
     from selenium.webdriver import Chrome

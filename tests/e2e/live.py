@@ -1,4 +1,4 @@
-"""The pieces the browser tests drive: headless Chromium and the page (gunicorn: tests.server)."""
+"""The pieces the browser tests drive: headless Chromium and the page (gunicorn: bench.server)."""
 
 import time
 from pathlib import Path

@@ -5,6 +5,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from bench.server import Running
 from model.network import QUANTITIES
 from tests.e2e.cases import (
     READOUT_JS,
@@ -17,7 +18,6 @@ from tests.e2e.cases import (
     typed,
 )
 from tests.e2e.live import Explorer
-from tests.server import Running
 
 pytestmark = pytest.mark.browser
 

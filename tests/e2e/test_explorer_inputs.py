@@ -11,6 +11,8 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
+from bench.http_client import request
+from bench.server import Running, gunicorn
 from tests.e2e.cases import (
     ARTICLE,
     KEY,
@@ -25,7 +27,6 @@ from tests.e2e.cases import (
     typed,
 )
 from tests.e2e.live import Explorer
-from tests.server import Running, gunicorn
 
 pytestmark = pytest.mark.browser
 
@@ -50,11 +51,10 @@ def test_refused_requests_show_the_api_message(explorer: Explorer, live_server: 
         explorer.fill("#horizon", horizon)
         explorer.fill("#state-c-matrix", cell)
         explorer.forecast()
-        status, reply, _ = live_server.request(
-            "POST", "/forecast", {"model": "tiny", "interval": 0.9, **body}
-        )
-        assert status == 400
-        messages.append(reply["error"]["message"])
+        body = {"model": "tiny", "interval": 0.9, **body}
+        reply = request(live_server.port, "POST", "/forecast", body)
+        assert reply.status == 400
+        messages.append(reply.json()["error"]["message"])
         assert explorer.error() == messages[-1]
         assert explorer.find("#status").text == "The forecast was refused."
     assert messages[0].startswith("sequence.2: ")

@@ -14,9 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from bench.reliability_client import Figures, Kind, run_load
-from bench.reliability_proc import connection_owners, workers_ready
-from tests.server import Running, wait_until
+from bench.common import wait_until
+from bench.http_client import HOST
+from bench.reliability.load import Figures, Kind, run_load
+from bench.reliability.proc import connection_owners, workers_ready
+from bench.server import Running
 
 
 class SlowClient(threading.Thread):
@@ -26,7 +28,7 @@ class SlowClient(threading.Thread):
         self, port: int, body: bytes, dribble: int, interval: float = 1.0, timeout: float = 300
     ) -> None:
         super().__init__(daemon=True)
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
         self.port = int(self.sock.getsockname()[1])
         cut = max(0, len(body) - dribble)
         head = (
@@ -73,8 +75,8 @@ class Slowed:
 
 def slow_body(model: str) -> bytes:
     """A small valid request."""
-    return json.dumps({"model": model, "sequence": [1.0, 2.0, 3.0, 4.0], "internals": "none"})\
-        .encode()  # fmt: skip
+    body = {"model": model, "sequence": [1.0, 2.0, 3.0, 4.0], "internals": "none"}
+    return json.dumps(body).encode()
 
 
 def slow_clients(

@@ -23,9 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.serve_client import Result, Runner, have_ab, run_ab, run_python
-from bench.serve_server import ensure_model, forward_time_us
-from tests.server import REPO, gunicorn
+from bench.common import REPO
+from bench.serve.load import Result, Runner, have_ab, run_ab, run_python
+from bench.serve.model import ensure_model, forward_time_us
+from bench.server import gunicorn
 
 HEALTH = "healthz"
 
@@ -157,7 +158,7 @@ def report(
     import torch
 
     lines = [
-        "# Serving benchmark (bench/serve.py)",
+        "# Serving benchmark (python -m bench.serve)",
         "",
         f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
         f"- machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
@@ -272,7 +273,3 @@ def main(argv: list[str] | None = None) -> int:
         not ok for what, ok, _ in targets(results, args.batch) if "informational" not in what
     )
     return 1 if failed or missed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.http_client import HOST, request
+
 
 @dataclass(frozen=True)
 class Result:
@@ -75,9 +77,8 @@ def run_python(url: str, n: int, c: int, body: bytes | None) -> Result:
     """c threads with keep-alive connections share n requests. It competes with the server
     for the GIL-free cores less well than ab, so its rates are lower: a fallback only."""
     parts = urlsplit(url)
-    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    host, port, path = parts.hostname or HOST, parts.port or 80, parts.path or "/"
     method = "POST" if body is not None else "GET"
-    headers = {"Content-Type": "application/json"} if body is not None else {}
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
@@ -92,10 +93,7 @@ def run_python(url: str, n: int, c: int, body: bytes | None) -> Result:
                 quota[0] -= 1
             start = time.perf_counter()
             try:
-                conn.request(method, path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 200
+                ok = request(port, method, path, body, conn=conn).status == 200
             except (OSError, http.client.HTTPException):
                 ok = False
                 conn.close()

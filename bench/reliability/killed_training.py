@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.reliability_serving import repo_env
+from bench.common import REPO, repo_env
+from bench.http_client import request
+from bench.server import Running
 from model.export import TEMP_PREFIX, list_checkpoints, load
-from tests.server import REPO, Running
 
 
 def _temps(folder: Path) -> set[str]:
@@ -41,6 +42,12 @@ def _kill_at_write(proc: subprocess.Popen[bytes], folder: Path, timeout: float) 
         time.sleep(0.0005)
     proc.kill()
     return False
+
+
+def start_training(train: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the training command from the repository root, its output discarded."""
+    quiet = subprocess.DEVNULL
+    return subprocess.Popen(train, cwd=REPO, env=env, stdout=quiet, stderr=quiet)
 
 
 @dataclass
@@ -77,7 +84,7 @@ def killed_training(
     def watch() -> None:
         while not stop.wait(0.1):
             try:
-                _, listing, _ = srv.request("GET", "/models", timeout=10)
+                listing = request(srv.port, "GET", "/models", timeout=10).json()
             except OSError as err:
                 seen.append(f"/models unreachable: {err}")
                 continue
@@ -85,8 +92,8 @@ def killed_training(
             for info in listing["models"]:
                 if info.get("reason"):
                     seen.append(f"{info['name']}: {info['reason']}")
-                seen.extend(f"{info['name']}/{v['version']}: {v['reason']}" for v in
-                            info["versions"] if v["status"] == "failed")  # fmt: skip
+                failed = [v for v in info["versions"] if v["status"] == "failed"]
+                seen.extend(f"{info['name']}/{v['version']}: {v['reason']}" for v in failed)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -98,8 +105,7 @@ def killed_training(
     outcomes: list[str] = []
     for fraction in fractions:
         began = time.monotonic()
-        proc = subprocess.Popen(train, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = start_training(train, env)
         time.sleep(full * fraction * rng.uniform(0.9, 1.05))
         kills.append(round(time.monotonic() - began, 2))
         proc.send_signal(signal.SIGKILL)
@@ -107,8 +113,7 @@ def killed_training(
         outcomes.append("killed" if code == -signal.SIGKILL else f"exit {code}")
     if at_write:
         began = time.monotonic()
-        proc = subprocess.Popen(train, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = start_training(train, env)
         temps = _temps(root / name)
         hit = _kill_at_write(proc, root / name, timeout=10 * full)
         kills.append(round(time.monotonic() - began, 2))
@@ -119,7 +124,7 @@ def killed_training(
     time.sleep(2 * poll + 0.5)  # every worker has scanned the folder after the last kill
     stop.set()
     watcher.join(15)
-    _, listing, _ = srv.request("GET", f"/models/{name}")
+    listing = request(srv.port, "GET", f"/models/{name}").json()
     visible = list_checkpoints(root)[name]
     loadable = 0
     for path in visible:

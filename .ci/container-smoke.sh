@@ -12,7 +12,7 @@
 #   6. train a second version while the service runs; it must be served within a few
 #      poll intervals, without a restart.
 #
-# Usage, as root, from the repository root:   sh scripts/container_smoke.sh
+# Usage, as root, from the repository root:   sh .ci/container-smoke.sh
 # Env: GATECAST_SHARED (../shared)  IMAGE (localhost/gatecast:smoke)
 #      CTR_WORK (/var/tmp/gatecast-ctr: podman settings and the model folder, kept so
 #      reruns reuse the base image and containers.conf)  API_PORT (18080)

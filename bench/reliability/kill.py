@@ -8,7 +8,7 @@ socket, which is closed a moment later. `net.ipv4.tcp_migrate_req=1` makes the k
 such connections to another worker's socket instead; `in_private_netns` runs the scenario in
 a network namespace of its own with that setting, leaving the host's alone.
 
-    python -m bench.reliability_kill MODEL_DIR OUT.json   # used by in_private_netns
+    python -m bench.reliability.kill MODEL_DIR OUT.json ...   # used by in_private_netns
 """
 
 import json
@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.reliability_client import Figures, Kind, LoadRun, figures, mixed_kinds
-from bench.reliability_proc import owners_of, workers_ready
-from bench.reliability_serving import repo_env
-from tests.server import REPO, Running, gunicorn, wait_until
+from bench.common import REPO, repo_env, wait_until
+from bench.http_client import request
+from bench.reliability.load import Figures, Kind, LoadRun, figures, mixed_kinds
+from bench.reliability.proc import owners_of, workers_ready
+from bench.server import Running, gunicorn
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,13 @@ def in_private_netns(
     """Kill runs in a network namespace of their own with net.ipv4.tcp_migrate_req=1."""
     with tempfile.TemporaryDirectory(prefix="gatecast-netns-") as tmp:
         out = Path(tmp) / "killed.json"
-        args = [sys.executable, "-m", "bench.reliability_kill", str(model_dir), str(out),
-                str(requests), str(concurrency), str(runs), json.dumps(env)]  # fmt: skip
-        cmd = ["unshare", "--net", "sh", "-c", NETNS_SETUP, "sh", *args]
-        done = subprocess.run(cmd, cwd=REPO, env=repo_env(), capture_output=True, text=True,
-                              timeout=600 + 60 * runs)  # fmt: skip
+        sizes = [str(requests), str(concurrency), str(runs)]
+        child = [sys.executable, "-m", "bench.reliability.kill", str(model_dir), str(out)]
+        cmd = ["unshare", "--net", "sh", "-c", NETNS_SETUP, "sh", *child, *sizes, json.dumps(env)]
+        limit = 600 + 60 * runs
+        done = subprocess.run(
+            cmd, cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=limit
+        )
         if done.returncode != 0:
             raise RuntimeError(f"kill runs in a private netns failed:\n{done.stderr[-3000:]}")
         return [Killed.from_json(d) for d in json.loads(out.read_text())]
@@ -146,7 +149,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="gatecast-netns-") as tmp:
         log = Path(tmp) / "gunicorn.log"
         with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
-            kinds = mixed_kinds(srv.request("GET", "/models")[1]["models"])
+            kinds = mixed_kinds(request(srv.port, "GET", "/models").json()["models"])
             results = kill_runs(srv, kinds, requests, concurrency, 0, runs)
     out.write_text(json.dumps([asdict(r) for r in results]))
     return 0

@@ -8,7 +8,7 @@ stays busy until the pool is empty (a thread on a lightly loaded worker would ot
 finish its share early): the kill and swap scenarios need every connection open throughout.
 Each request has a socket timeout; `stop()` ends a run early (after the current requests),
 so a scenario can end once it has seen what it waits for. Every answer is recorded with
-the local port of its connection, which says which worker gave it (see reliability_proc).
+the local port of its connection, which says which worker gave it (see proc.py).
 """
 
 import contextlib
@@ -20,6 +20,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from bench.http_client import HOST, request
 
 BATCH = 3  # sequences in the "batch" request types
 
@@ -158,7 +160,7 @@ class LoadRun:
         return self.samples
 
     def _connect(self, thread: int) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
         conn.connect()
         self.ports[thread] = conn.sock.getsockname()[1]
         return conn
@@ -178,7 +180,6 @@ class LoadRun:
         with contextlib.suppress(OSError):  # else the first request connects, or fails
             conn = self._connect(thread)
         self._ready.wait(self.timeout)
-        headers = {"Content-Type": "application/json"}
         for n in range(self.shares[thread] if self._pool < 0 else 2**62):
             if self._stop.is_set() or not self._draw():
                 break
@@ -191,14 +192,14 @@ class LoadRun:
                 try:
                     if conn is None:
                         conn = self._connect(thread)
-                    conn.request("POST", "/forecast", self.kinds[kind].body, headers)
-                    reply = conn.getresponse()
-                    raw = reply.read()
+                    reply = request(
+                        self.port, "POST", "/forecast", self.kinds[kind].body, conn=conn
+                    )
                     status = reply.status
                     if status == 200:
-                        version = json.loads(raw)["version"]
+                        version = reply.json()["version"]
                     else:
-                        error = error or f"HTTP {status}: {raw[:200]!r}"
+                        error = error or f"HTTP {status}: {reply.body[:200]!r}"
                     break  # an HTTP answer is never retried: only lost connections are
                 except (OSError, http.client.HTTPException) as err:
                     error = error or f"{type(err).__name__}: {err}"
@@ -206,10 +207,8 @@ class LoadRun:
                         conn.close()
                     conn = None
             end = time.monotonic()
-            sample = Sample(
-                kind, thread, self.ports[thread], start, end, time.time(), status, version,
-                attempts, error,
-            )  # fmt: skip
+            port, wall = self.ports[thread], time.time()
+            sample = Sample(kind, thread, port, start, end, wall, status, version, attempts, error)
             with self._lock:
                 self.samples.append(sample)
         if conn is not None:

@@ -1,4 +1,5 @@
-"""The benchmark's server side: a model of the right shape, and a real gunicorn to run it."""
+"""The serving benchmark's model: trained once on a synthetic daily series (or reused when
+its shape matches), and the cost of its forward pass alone."""
 
 import math
 import random
@@ -6,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.reliability_serving import run_train, train_command
+from bench.common import flags, run_train, train_command
 
 
 def synthetic_csv(path: Path, points: int = 2000, seed: int = 0) -> Path:
@@ -61,9 +62,8 @@ def ensure_model(
         f"training {name!r}: window {window}, hidden {hidden}, layers {layers}, {epochs} epochs",
         file=sys.stderr,
     )
-    flags = ["--window", str(window), "--hidden", str(hidden), "--layers", str(layers),
-             "--epochs", str(epochs)]  # fmt: skip
-    run_train(train_command(csv, name, model_dir, flags), timeout=3600)
+    shape = flags(window=window, hidden=hidden, layers=layers, epochs=epochs)
+    run_train(train_command(csv, name, model_dir, shape), timeout=3600)
 
 
 def forward_time_us(model_dir: Path, name: str, window: int, calls: int = 500) -> float:

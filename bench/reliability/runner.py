@@ -20,14 +20,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.reliability_client import Kind, mixed_kinds
-from bench.reliability_faults import (
-    broken_checkpoints,
-    drop_file_caps,
-    write_broken,
-)
-from bench.reliability_kill import in_private_netns, kill_runs, netns_usable
-from bench.reliability_report import (
+from bench.common import AIRLINE, REPO, run_train, train_command
+from bench.http_client import request
+from bench.reliability.faults import broken_checkpoints, drop_file_caps, write_broken
+from bench.reliability.kill import in_private_netns, kill_runs, netns_usable
+from bench.reliability.killed_training import killed_training
+from bench.reliability.load import Kind, mixed_kinds
+from bench.reliability.report import (
     Row,
     broken_rows,
     killed_rows,
@@ -37,13 +36,12 @@ from bench.reliability_report import (
     sustained_rows,
     swapped_rows,
 )
-from bench.reliability_serving import run_train, sustained, swap, train_command
-from bench.reliability_slow import slow_clients
-from bench.reliability_training import killed_training
+from bench.reliability.slow import slow_clients
+from bench.reliability.sustained import sustained
+from bench.reliability.swap import swap
+from bench.server import gunicorn
 from model.export import list_checkpoints
-from tests.server import REPO, gunicorn
 
-DATA = REPO / "data" / "airline_passengers.csv"
 SERVED = "airline"  # the realistic model: 2 layers of 64 units, window 24
 KILL_AT = (0.3, 0.5, 0.7, 0.85, 0.9, 0.95, 0.97, 0.99)  # the checkpoint is written at the end
 
@@ -114,7 +112,7 @@ def train_args(epochs: int) -> list[str]:
 
 def prepare(root: Path, epochs: int) -> None:
     """Train the realistic model and write the article cell into root."""
-    run_train(train_command(DATA, SERVED, root, train_args(epochs)), timeout=900)
+    run_train(train_command(AIRLINE, SERVED, root, train_args(epochs)), timeout=900)
     from scripts import article_cell
 
     with contextlib.redirect_stdout(sys.stderr):  # it prints the path written
@@ -126,24 +124,31 @@ def serving(args: argparse.Namespace, root: Path, logs: Path) -> list[Row]:
     rows: list[Row] = []
     env = {"GATECAST_THREADS": str(args.threads), "GATECAST_POLL_SECONDS": "5"}
     with gunicorn(root, logs / "sustained.log", env=env, ready_path="/readyz") as srv:
-        kinds = mixed_kinds(srv.request("GET", "/models")[1]["models"])
+        kinds = mixed_kinds(request(srv.port, "GET", "/models").json()["models"])
         step("sustained load")
         rows += sustained_rows(
             sustained(srv, kinds, args.requests, args.concurrency, args.warmup), args.concurrency
         )
         for limit in (False, True):
             step(f"slow clients ({'limit' if limit else 'one'})")
+            probes, probe_concurrency = (args.concurrency, args.concurrency) if limit else (400, 8)
             r = slow_clients(
-                srv, kinds, SERVED, args.threads, count=1, until_blocked=limit,
-                dribble=args.slow_bytes, probes=args.concurrency if limit else 400,
-                probe_concurrency=args.concurrency if limit else 8,
-            )  # fmt: skip
+                srv,
+                kinds,
+                SERVED,
+                args.threads,
+                count=1,
+                until_blocked=limit,
+                dribble=args.slow_bytes,
+                probes=probes,
+                probe_concurrency=probe_concurrency,
+            )
             rows += slow_rows(r, limit)
     rows += kills(args, root, logs, env, kinds)
     env_s = {**env, "GATECAST_POLL_SECONDS": str(args.poll)}
     with gunicorn(root, logs / "swap.log", env=env_s, ready_path="/readyz") as srv:
         step("new version under load")
-        train = train_command(DATA, SERVED, root, train_args(max(1, args.epochs // 5)))
+        train = train_command(AIRLINE, SERVED, root, train_args(max(1, args.epochs // 5)))
         cap = 5 * args.requests  # an upper bound: the run stops once every worker switched
         rows += swapped_rows(
             swap(srv, kinds, root, train, SERVED, args.poll, cap, args.concurrency)
@@ -199,7 +204,7 @@ def faults(args: argparse.Namespace, root: Path, tmp: Path, logs: Path) -> list[
     env = {"GATECAST_POLL_SECONDS": "0.5"}
     fractions = spread(args.kills)
     small = ["--window", "12", "--hidden", "8", "--layers", "1", "--epochs", "10"]
-    train = train_command(DATA, "killed", polled, [*small, "--patience", "100"])
+    train = train_command(AIRLINE, "killed", polled, [*small, "--patience", "100"])
     with gunicorn(polled, logs / "killed.log", env=env, ready_path="/readyz") as srv:
         rows += killed_training_rows(killed_training(srv, polled, train, "killed", fractions, 0.5))
     return rows
@@ -221,8 +226,9 @@ def step(what: str) -> None:
 def header(args: argparse.Namespace) -> str:
     """What ran where."""
     load = os.getloadavg()[0]
+    command = "python -m bench.reliability" + (" --quick" if args.quick else "")
     return (
-        f"# Reliability: load and faults (bench/reliability.py{' --quick' if args.quick else ''})"
+        f"# Reliability: load and faults ({command})"
         f"\n\n- date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
         f"- machine: {os.cpu_count()} CPUs (shared), Python {platform.python_version()}, "
         f"load average at the end {load:.2f}\n"
@@ -255,7 +261,3 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     return 1 if any(r.ok is False for r in rows) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

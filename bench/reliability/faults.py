@@ -16,9 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.checkpoints import publish, version_path
+from bench.common import wait_until
+from bench.http_client import request
+from bench.server import Running
 from model.export import TEMP_PREFIX, load, silence_jit_deprecation
-from tests.checkpoints import publish, version_path
-from tests.server import Running, wait_until
 
 DROP = "-dac_override,-dac_read_search"
 
@@ -90,8 +92,8 @@ def write_broken(root: Path, good: Path, permissions: bool) -> dict[str, str]:
 
 
 def ask_all(srv: Running, path: str, times: int = 8) -> list[tuple[int, object]]:
-    """GET path on fresh connections (each lands on any worker)."""
-    return [srv.request("GET", path)[:2] for _ in range(times)]
+    """GET path on fresh connections (each lands on any worker): status and JSON body."""
+    return [(r.status, r.json()) for r in (request(srv.port, "GET", path) for _ in range(times))]
 
 
 def failed_lines(log: str) -> dict[str, str]:
@@ -104,8 +106,8 @@ def failed_lines(log: str) -> dict[str, str]:
             rec = json.loads(line)
         except ValueError:
             continue
-        if rec.get("level") == "ERROR" and rec.get("model") and rec.get("logger", "") \
-                .endswith("registry"):  # fmt: skip
+        registry = rec.get("logger", "").endswith("registry")
+        if rec.get("level") == "ERROR" and rec.get("model") and registry:
             out[rec["model"]] = rec["msg"]
     return out
 
@@ -131,7 +133,7 @@ def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str,
     """Only broken models first; then a good one, then a truncated newer version of it."""
     out = Broken(expected)
     out.ready_before = ask_all(srv, "/readyz")
-    _, listing, _ = srv.request("GET", "/models")
+    listing = request(srv.port, "GET", "/models").json()
     for info in listing["models"]:
         reasons = [v["reason"] for v in info["versions"] if v["status"] == "failed"]
         reason = info.get("reason") or (reasons[0] if reasons else None)
@@ -153,12 +155,13 @@ def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str,
     newer.write_bytes(good.read_bytes()[:1000])  # looks half-written, at a real version name
     body = {"model": "good", "sequence": [112.0, 118.0, 132.0, 129.0, 121.0, 135.0]}
     for _ in range(40):  # a few polls while the newer file fails
-        status, reply, _ = srv.request("POST", "/forecast", body)
+        reply = request(srv.port, "POST", "/forecast", body)
         out.asked += 1
-        if status == 200 and isinstance(reply, dict):
-            out.served[reply["version"]] = out.served.get(reply["version"], 0) + 1
+        if reply.status == 200:
+            version = reply.json()["version"]
+            out.served[version] = out.served.get(version, 0) + 1
         time.sleep(0.1)
-    _, listing, _ = srv.request("GET", "/models")
+    listing = request(srv.port, "GET", "/models").json()
     out.listed_after = {info["name"]: info["status"] for info in listing["models"]}
     out.logged = failed_lines(srv.log_text())
     return out

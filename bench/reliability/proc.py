@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from tests.server import wait_until
+from bench.common import wait_until
+from bench.http_client import HOST, request
 
 
 class Server(Protocol):
-    """What these helpers need of tests.server.Running."""
+    """What these helpers need of bench.server.Running."""
 
     port: int
 
@@ -111,12 +112,11 @@ def workers_ready(srv: Server, workers: int = 2, timeout: float = 120) -> set[in
         pids = srv.worker_pids()
         if len(pids) >= workers and pids <= answered:
             return pids
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn = http.client.HTTPConnection(HOST, srv.port, timeout=30)
         try:
             conn.connect()
             port = conn.sock.getsockname()[1]
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
+            request(srv.port, "GET", "/healthz", conn=conn)
             owner = connection_owners(srv.port, pids).get(port)
             if owner is not None:
                 answered.add(owner)
