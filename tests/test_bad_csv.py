@@ -56,7 +56,7 @@ CASES = [
     Case("duplicate timestamps", text(GOOD + ROWS[-1] + "\n"), "duplicate timestamp 1993-04-01"),
     Case("unsorted", text("month,value\n" + "\n".join(reversed(ROWS))), None, same_as_good=True),
     Case("all NaN", text("month,value\n" + "\n".join(f"{d},NaN" for d in DAYS)), "no values"),
-    Case("one row", text(f"month,value\n{ROWS[0]}\n"), "at least window + horizon = 5 points"),
+    Case("one row", text(f"month,value\n{ROWS[0]}\n"), "long enough for a history of 4"),
     Case("UTF-8 BOM", {"series.csv": b"\xef\xbb\xbf" + GOOD.encode()}, None, same_as_good=True),
     Case(
         "; and decimal commas",
