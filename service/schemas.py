@@ -277,6 +277,10 @@ class VersionInfo(BaseModel):
     created_at: str | None = None
     window: int | None = None
     horizon: int | None = Field(None, description="Steps ahead the model was trained for.")
+    decoder: Literal["direct", "recursive"] | None = Field(
+        None, description="direct: at most `horizon` steps; recursive: any, fed back."
+    )
+    min_history: int | None = Field(None, description="The fewest observations to send.")
     hidden_size: int | None = None
     layers: int | None = None
     normalization: str | None = None

@@ -20,6 +20,8 @@ def meta_fields(meta: CheckpointMeta) -> dict[str, Any]:
         "created_at": meta.created_at,
         "window": meta.window,
         "horizon": meta.horizon,
+        "decoder": meta.decoder or "recursive",
+        "min_history": meta.min_history or 1,
         "hidden_size": meta.network.hidden_size,
         "layers": meta.network.num_layers,
         "normalization": meta.normalization.mode,
