@@ -170,8 +170,8 @@ STARTED=$(podman inspect -f '{{.State.StartedAt}} restarts={{.RestartCount}}' "$
 # --- 4. POST /forecast --------------------------------------------------------------------
 STEP="4 forecast"
 log "$STEP"
-# Prints the served version; checks: 30 values, horizon 3 -> 3 forecasts, 32 steps
-# (30 + 3 - 1), 2 layers, each of the six quantities 32 x 64.
+# Prints the served version; checks: 30 values, horizon 3 -> 3 forecasts, 24 steps (the
+# model's window: a direct decoder generates none), 2 layers, each quantity 24 x 64.
 forecast() {
   python3 - "$BASE" <<'EOF'
 import json, sys, time, urllib.request
@@ -194,22 +194,24 @@ fc = out.get("forecast")
 check(isinstance(fc, list) and len(fc) == 3 and all(isinstance(v, float) for v in fc),
       f"forecast {fc!r}")
 inner = out.get("internals") or {}
-check(inner.get("steps") == 32, f"internals.steps {inner.get('steps')!r}")
-check(inner.get("observed_steps") == 30, f"internals.observed_steps {inner.get('observed_steps')!r}")
+# The default model is direct with a 24-month window: it runs over the last 24 of the 30.
+check(out.get("context") == {"first_step": 6, "steps": 24}, f"context {out.get('context')!r}")
+check(inner.get("steps") == 24, f"internals.steps {inner.get('steps')!r}")
+check(inner.get("observed_steps") == 24, f"internals.observed_steps {inner.get('observed_steps')!r}")
 layers = inner.get("layers") or []
 check(len(layers) == 2, f"{len(layers)} layers")
 for n, layer in enumerate(layers):
     for q in ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state",
               "hidden_state"):
         m = layer.get(q)
-        check(isinstance(m, list) and len(m) == 32 and all(len(row) == 64 for row in m),
-              f"layer {n} {q} is not 32 x 64")
+        check(isinstance(m, list) and len(m) == 24 and all(len(row) == 64 for row in m),
+              f"layer {n} {q} is not 24 x 64")
 print(out["version"], f"{ms:.0f}")
 EOF
 }
 out=$(forecast) || fail "POST /forecast"
 VERSION=${out% *}
-echo "OK: POST /forecast -> version $VERSION, forecast 3, internals 2 layers x 6 x 32 x 64 (${out#* } ms)"
+echo "OK: POST /forecast -> version $VERSION, forecast 3, internals 2 layers x 6 x 24 x 64 (${out#* } ms)"
 [ "$VERSION" = "$V1" ] || fail "served version $VERSION, expected $V1"
 note "POST /forecast (30 values, horizon 3, internals)" "${out#* } ms"
 
