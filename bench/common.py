@@ -1,4 +1,4 @@
-"""Helpers shared by the accuracy and training benchmarks: quiet training, meta, tables."""
+"""Helpers shared by the benchmarks: quiet training, meta, tables, flags, the command line."""
 
 import argparse
 import contextlib
@@ -17,7 +17,6 @@ from typing import Any
 import torch
 
 from model.export import load
-from scripts import backtest
 from scripts.train import run
 from tests.server import REPO
 
@@ -62,16 +61,6 @@ def train(argv: list[str]) -> tuple[Path, dict[str, Any], str]:
         raise RuntimeError(f"expected one checkpoint, got {paths}: {err.getvalue()[-2000:]}")
     _, meta = load(paths[0])
     return paths[0], meta, out.getvalue()
-
-
-def run_backtest(argv: list[str]) -> str:
-    """Run scripts.backtest.main quietly; its stdout, or RuntimeError with its stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = backtest.main(argv)
-    if code != 0:
-        raise RuntimeError(f"backtest {argv} failed ({code}): {err.getvalue().strip()}")
-    return out.getvalue()
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

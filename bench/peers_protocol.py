@@ -59,7 +59,7 @@ def seasons_for(freq: str) -> tuple[int, ...]:
     return (table[code],)
 
 
-def test_size(n: int, horizon: int) -> int:
+def holdout_size(n: int, horizon: int) -> int:
     """Test points: the last max(horizon, 20% of n), at most MAX_ORIGINS."""
     size = min(max(horizon, round(TEST_FRACTION * n)), MAX_ORIGINS)
     if size >= n - 2 * horizon:
@@ -128,7 +128,7 @@ def make_split(name: str, series: pd.Series, freq: str) -> Split:
     """The split of one raw series (NaN for missing values) on its regular grid."""
     values = series.to_numpy(dtype=np.float64)
     horizon = horizon_for(freq)
-    cut = len(values) - test_size(len(values), horizon)
+    cut = len(values) - holdout_size(len(values), horizon)
     index = pd.DatetimeIndex(series.index)
     daily = bool((index == index.normalize()).all())
     stamps = list(index.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"))
