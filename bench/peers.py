@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                         "quick": args.quick,
                         "split": split.digest(),
                         "computed_at": now,
+                        "load_average": round(os.getloadavg()[0], 1),  # the CPU is shared
                     }
                     if "error" not in entry:  # failures are retried on the next run
                         path.parent.mkdir(parents=True, exist_ok=True)

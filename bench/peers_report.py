@@ -285,10 +285,12 @@ def render(
     """The markdown report and its JSON twin."""
     summary = Summary(splits, entries)
     methods = list(LABELS)
+    loads = [float(e["load_average"]) for e in entries if "load_average" in e]
+    busy = f" 1-minute load average after each run: {min(loads):.1f}..{max(loads):.1f}."
     parts = [
         "# gatecast side by side with the peers",
         f"```sh\n{cmd}\n```",
-        f"Machine: {host}.",
+        f"Machine: {host}.{busy if loads else ''}",
         PROTOCOL,
     ]
     target_md, counts = targets(summary, splits)
@@ -321,6 +323,7 @@ def render(
                 "versions",
                 "wall_seconds",
                 "quick",
+                "load_average",
             )
         }
         | ({} if "error" in e else {"scores": run_scores(summary.splits[e["series"]], e)})
