@@ -10,6 +10,9 @@ LSTM, Darts RNNModel(model="LSTM"), statsforecast AutoARIMA and AutoETS, naive a
 naive. The peers run under their own interpreter (--peers-python, see shared/peers/README.md)
 through bench/peers_runner.py; they are never a dependency of gatecast. Every (series, method,
 seed) result is cached as JSON under --cache, so a rerun recomputes only what --only names.
+The cache under bench/results/peers-cache is committed: the peers take hours and a venv of
+their own, and with their forecasts in git a change to gatecast is measured against exactly
+the same peer forecasts (`--only gatecast`), and every number in the report can be audited.
 """
 
 import argparse
@@ -162,6 +165,7 @@ def run_gatecast(split: Split, seed: int, quick: bool, work: Path) -> Entry:
         "intervals_window": bands(last),
         "check": check,
         "seconds": trained.fit_seconds,
+        "cpu_seconds": trained.cpu_seconds,
         "wall_seconds": trained.wall_seconds,
         "settings": {
             "cli": f"gatecast-train --data TRAIN.csv --seed {seed} {' '.join(extra)}",
@@ -185,7 +189,7 @@ def git_version() -> str:
 def run_naive(split: Split, method: str) -> Entry:
     """Naive (season 1), seasonal naive (main season) or the second season's naive."""
     season = {"naive": 1, "snaive": split.season}.get(method) or split.seasons[-1]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     onestep = naive_onestep(split, split.inputs, season)
     check = {t: float(split.inputs[:t][-season]) for t in split.check_origins}
     return {
@@ -193,6 +197,7 @@ def run_naive(split: Split, method: str) -> Entry:
         "hstep": naive_hstep(split, season).tolist(),
         "check": check,
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
         "settings": {"season": season},
         "versions": {"numpy": np.__version__},
     }

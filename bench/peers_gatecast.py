@@ -19,6 +19,12 @@ from model.export import load
 from model.intervals import interval_offsets
 
 REPO = Path(__file__).resolve().parent.parent
+# The console script's entry point, timed in CPU seconds after the imports (like the peers' fit).
+TIMED_MAIN = (
+    "import sys, time; from scripts.train import main; cpu = time.process_time(); "
+    "code = main(sys.argv[1:]); "
+    "print(f'cpu_seconds {time.process_time() - cpu}', file=sys.stderr); sys.exit(code)"
+)
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 Checkpoint = tuple[torch.jit.ScriptModule, dict[str, Any]]
@@ -61,12 +67,14 @@ class Trained:
 
     path: Path
     fit_seconds: float  # meta.json's training seconds: the fit, without start-up and imports
+    cpu_seconds: float  # CPU time of the CLI's main(): loading, the fit, writing; no imports
     wall_seconds: float  # the whole CLI process
 
 
 def train(csv: Path, model_dir: Path, name: str, seed: int, extra: list[str]) -> Trained:
-    """Run the training CLI of this repository with the default recipe on one thread."""
-    cmd = [sys.executable, "-m", "scripts.train", "--data", str(csv), "--model-dir"]
+    """Run the training CLI of this repository (its main(), as gatecast-train does) with the
+    default recipe on one thread."""
+    cmd = [sys.executable, "-c", TIMED_MAIN, "--data", str(csv), "--model-dir"]
     cmd += [str(model_dir), "--name", name, "--seed", str(seed), "--quiet", *extra]
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
@@ -78,4 +86,5 @@ def train(csv: Path, model_dir: Path, name: str, seed: int, extra: list[str]) ->
     if not paths:
         raise RuntimeError(f"gatecast-train wrote no checkpoint under {model_dir / name}")
     _, meta = load(paths[-1])
-    return Trained(paths[-1], float(meta["training"]["seconds"]), wall)
+    cpu = float(done.stderr.strip().splitlines()[-1].removeprefix("cpu_seconds "))
+    return Trained(paths[-1], float(meta["training"]["seconds"]), cpu, wall)
