@@ -43,10 +43,11 @@ def run_scores(split: Split, entry: Entry) -> dict[str, float]:
         out["mase1_window"], out["maseh_window"] = last["mase1"], last["maseh"]
         out["history_ratio"] = out["mase1"] / last["mase1"]
         for level in LEVELS:
-            band = entry["intervals"][str(level)]
-            out[f"cover{round(level * 100)}"] = coverage(
-                split, np.asarray(band["lower"]), np.asarray(band["upper"])
-            )
+            for key, suffix in (("intervals", ""), ("intervals_window", "_window")):
+                band = entry[key][str(level)]
+                out[f"cover{round(level * 100)}{suffix}"] = coverage(
+                    split, np.asarray(band["lower"]), np.asarray(band["upper"])
+                )
     return out
 
 
@@ -150,11 +151,13 @@ def gatecast_table(summary: Summary, splits: list[Split]) -> str:
         "H-step last window",
         "80% coverage",
         "95% coverage",
+        "80% coverage, last window",
+        "95% coverage, last window",
     ]
     rows = []
     for s in splits:
         keys = ["mase1", "mase1_window", "history_ratio", "maseh", "maseh_window"]
-        keys += ["cover80", "cover95"]
+        keys += ["cover80", "cover95", "cover80_window", "cover95_window"]
         rows.append([s.name, *(spread(summary.values(s.name, "gatecast", k)) for k in keys)])
     return table(header, rows)
 
@@ -202,8 +205,8 @@ def targets(summary: Summary, splits: list[Split]) -> tuple[str, dict[str, Any]]
         vs_snaive = verdict(gh, snaive) if gh != snaive else "**no** (equal)"
         vs_hlstm = verdict(gh, bh)
         darts, nf = m("darts_lstm", "cpu_seconds"), m("nf_lstm", "cpu_seconds")
-        t_darts = f"{gt / darts:.2f}x" if darts > 0 else "n/a"
-        t_nf = f"{nf / gt:.1f}x below" if gt > 0 else "n/a"
+        t_darts = f"{gt / darts:.2f}x" if darts > 0 and math.isfinite(gt / darts) else "n/a"
+        t_nf = f"{nf / gt:.1f}x below" if gt > 0 and math.isfinite(nf / gt) else "n/a"
         covers = [m("gatecast", f"cover{round(lv * 100)}") for lv in LEVELS]
         cover_ok = all(abs(cv - lv) <= 0.05 for cv, lv in zip(covers, LEVELS, strict=True))
         cover = "/".join(f"{100 * cv:.1f}" for cv in covers) + (" yes" if cover_ok else " **no**")
