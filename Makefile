@@ -43,5 +43,11 @@ test: lint
 test-slow: setup
 	$(BIN)/pytest -n 2 -m slow
 
+# gatecast against NeuralForecast, Darts and statsforecast, which run in their own venv
+# (shared/peers/README.md); this is the smoke run, `python -m bench.peers` the full one (hours).
+bench: setup
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m bench.peers --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -98,18 +98,6 @@ def train(argv: list[str]) -> tuple[Path, dict[str, Any], str]:
     return paths[0], meta, out.getvalue()
 
 
-def run_backtest(argv: list[str]) -> str:
-    """Run scripts.backtest.main quietly; its stdout, or RuntimeError with its stderr."""
-    from scripts import backtest
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = backtest.main(argv)
-    if code != 0:
-        raise RuntimeError(f"backtest {argv} failed ({code}): {err.getvalue().strip()}")
-    return out.getvalue()
-
-
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A markdown table; floats are shown with 3 decimals."""
 

@@ -1,4 +1,8 @@
-"""Build benchmark series as `timestamp,value` CSVs from data shipped inside statsmodels."""
+"""Build benchmark series as `timestamp,value` CSVs from data shipped inside PyPI packages.
+
+Sources: statsmodels' dataset modules, pmdarima's datasets and the airline CSV bundled in this
+repository; every loader used here reads files or arrays inside the installed package.
+"""
 
 import argparse
 import sys
@@ -8,10 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-# The statsmodels dataset modules read CSVs from inside the installed package, so nothing here
-# touches the network; they are imported lazily because statsmodels is the optional `bench` extra.
+# The statsmodels dataset modules read CSVs from inside the installed package and pmdarima's
+# wineind, taylor and msft read arrays or tarballs inside it (never load_gasoline or the other
+# web loaders), so nothing here touches the network; both are imported lazily because they are
+# the optional `bench` extra.
 MIN_POINTS = 100
-MAX_POINTS = 1000
+MAX_POINTS = 5000
+REPO = Path(__file__).resolve().parent.parent
 
 # One entry per output file: where it comes from, its licence status and what was done to it.
 PROVENANCE: dict[str, dict[str, str]] = {
@@ -48,6 +55,43 @@ PROVENANCE: dict[str, dict[str, str]] = {
         "transform": "none; year turned into YYYY-01-01 timestamps (1871..1970)",
         "units": "annual discharge at Aswan, 10^8 cubic metres",
     },
+    "airline_monthly": {
+        "source": "data/airline_passengers.csv in this repository (Box & Jenkins series G; "
+        "see data/README.md: taken from the sktime 1.2.0 wheel on PyPI)",
+        "licence": "public domain (classic textbook series; data/README.md)",
+        "transform": "none; month column renamed timestamp (1949-01..1960-12)",
+        "units": "international airline passengers, thousands per month",
+    },
+    "wineind_monthly": {
+        "source": "pmdarima.datasets.load_wineind (R forecast::wineind, Australian Bureau of "
+        "Statistics)",
+        "licence": "pmdarima is MIT; the data is the R forecast package's (GPL-3), from ABS",
+        "transform": "none; monthly timestamps 1980-01..1994-08 built from the documented start",
+        "units": "Australian wine sales, bottles <= 1 litre, per month",
+    },
+    "co2_weekly": {
+        "source": "statsmodels.datasets.co2 (Keeling & Whorf 2004, SIO flask samples, Mauna Loa)",
+        "licence": "public domain (statsmodels COPYRIGHT: 'This is public domain.')",
+        "transform": "none: the raw weekly (W-SAT) readings 1958-03-29..2001-12-29, with its 59 "
+        "missing weeks kept as empty values",
+        "units": "CO2 mole fraction, ppm",
+    },
+    "msft_business_daily": {
+        "source": "pmdarima.datasets.load_msft (Kaggle 'price-volume data for all US stocks "
+        "and ETFs', bundled as msft.tar.gz)",
+        "licence": "pmdarima is MIT; the Kaggle dataset is CC0 (public domain)",
+        "transform": "Close column put on a business-day (B) grid; the last 1000 business days "
+        "to 2017-11-10; exchange holidays inside them are kept as empty values",
+        "units": "MSFT daily close, US dollars (split-adjusted by the source)",
+    },
+    "taylor_half_hourly": {
+        "source": "pmdarima.datasets.load_taylor (R forecast::taylor; Taylor 2003, National "
+        "Grid half-hourly demand for England and Wales)",
+        "licence": "pmdarima is MIT; the data is the R forecast package's (GPL-3)",
+        "transform": "none; half-hourly timestamps built from the documented start, Monday "
+        "2000-06-05 00:00, to Sunday 2000-08-27 23:30 (4032 points)",
+        "units": "electricity demand, megawatts",
+    },
 }
 
 # Pandas frequency alias of each output, checked against the timestamps before writing.
@@ -57,7 +101,18 @@ FREQUENCIES: dict[str, str] = {
     "sunspots_yearly": "YS",
     "us_realgdp_quarterly": "QS",
     "nile_annual": "YS",
+    "airline_monthly": "MS",
+    "wineind_monthly": "MS",
+    "co2_weekly": "W-SAT",
+    "msft_business_daily": "B",
+    "taylor_half_hourly": "30min",
 }
+
+# Datasets whose missing values are part of what they test (kept as empty CSV cells).
+WITH_GAPS = frozenset({"co2_weekly", "msft_business_daily"})
+WINEIND_START = "1980-01-01"
+TAYLOR_START = "2000-06-05 00:00"
+MSFT_DAYS = 1000
 
 CO2_START = "1965-01-01"
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
@@ -125,21 +180,71 @@ def build_nile() -> pd.Series:
     return _yearly(table["year"], table["volume"])
 
 
+def build_airline() -> pd.Series:
+    """The airline passengers CSV bundled with gatecast."""
+    table = pd.read_csv(REPO / "data" / "airline_passengers.csv")
+    index = pd.to_datetime(table["month"])
+    return pd.Series(table["passengers"].to_numpy(dtype=float), index=index)
+
+
+def build_wineind() -> pd.Series:
+    """Australian wine sales, monthly from January 1980."""
+    from pmdarima.datasets import load_wineind
+
+    values = load_wineind().astype(float)
+    return pd.Series(values, index=pd.date_range(WINEIND_START, periods=len(values), freq="MS"))
+
+
+def build_co2_weekly() -> pd.Series:
+    """Mauna Loa CO2, the raw weekly readings with their gaps."""
+    from statsmodels.datasets import co2
+
+    weekly = _frame(co2)["co2"].astype(float)
+    return weekly.asfreq("W-SAT")
+
+
+def build_msft() -> pd.Series:
+    """MSFT close on a business-day grid, the last MSFT_DAYS days; holidays are gaps."""
+    from pmdarima.datasets import load_msft
+
+    table = load_msft()
+    close = pd.Series(table["Close"].to_numpy(dtype=float), index=pd.to_datetime(table["Date"]))
+    grid = pd.date_range(close.index[0], close.index[-1], freq="B")
+    return close.reindex(grid).iloc[-MSFT_DAYS:]
+
+
+def build_taylor() -> pd.Series:
+    """Half-hourly electricity demand, 12 weeks from Monday 2000-06-05."""
+    from pmdarima.datasets import load_taylor
+
+    values = load_taylor().astype(float)
+    return pd.Series(values, index=pd.date_range(TAYLOR_START, periods=len(values), freq="30min"))
+
+
 BUILDERS: dict[str, Callable[[], pd.Series]] = {
     "co2_monthly": build_co2,
     "elnino_nino12_monthly": build_elnino,
     "sunspots_yearly": build_sunspots,
     "us_realgdp_quarterly": build_realgdp,
     "nile_annual": build_nile,
+    "airline_monthly": build_airline,
+    "wineind_monthly": build_wineind,
+    "co2_weekly": build_co2_weekly,
+    "msft_business_daily": build_msft,
+    "taylor_half_hourly": build_taylor,
 }
 
 
 def validate(name: str, series: pd.Series) -> None:
-    """Fail loudly unless the series is complete, regular and of a usable length."""
+    """Fail loudly unless the series is regular, of a usable length and complete (or may have
+    gaps, and its first and last values are present)."""
     freq = FREQUENCIES[name]
     if not MIN_POINTS <= len(series) <= MAX_POINTS:
         raise ValueError(f"{name}: {len(series)} points, outside {MIN_POINTS}..{MAX_POINTS}")
-    if series.isna().any():
+    if name in WITH_GAPS:
+        if series.isna().iloc[[0, -1]].any():
+            raise ValueError(f"{name}: the first or last value is missing")
+    elif series.isna().any():
         raise ValueError(f"{name}: {int(series.isna().sum())} missing values")
     expected = pd.date_range(series.index[0], periods=len(series), freq=freq)
     if not pd.DatetimeIndex(series.index).equals(expected):
@@ -147,10 +252,13 @@ def validate(name: str, series: pd.Series) -> None:
 
 
 def write_csv(series: pd.Series, path: Path) -> None:
-    """Write `timestamp,value` with ISO dates and values in their shortest exact form."""
+    """Write `timestamp,value` with ISO dates (and times when not all midnight), values in
+    their shortest exact form and missing values as empty cells."""
+    index = pd.DatetimeIndex(series.index)
+    daily = bool((index == index.normalize()).all())
     frame = pd.DataFrame(
         {
-            "timestamp": pd.DatetimeIndex(series.index).strftime("%Y-%m-%d"),
+            "timestamp": index.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"),
             "value": series.to_numpy(),
         }
     )
@@ -178,11 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Build the selected datasets and print one line per file written."""
     args = parse_args(argv)
     try:
+        import pmdarima
         import statsmodels
     except ImportError:
-        print("statsmodels is missing: pip install 'gatecast[bench]'", file=sys.stderr)
+        print("statsmodels or pmdarima is missing: pip install 'gatecast[bench]'", file=sys.stderr)
         return 2
-    version = str(statsmodels.__version__)
+    versions = f"statsmodels {statsmodels.__version__}, pmdarima {pmdarima.__version__}"
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for name in args.only or list(BUILDERS):
@@ -194,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = series.index[-1].strftime("%Y-%m-%d")
         print(
             f"{path.name}\tpoints={len(series)}\tfreq={FREQUENCIES[name]}\t"
-            f"start={start}\tend={end}\tsource=statsmodels {version}: {PROVENANCE[name]['source']}"
+            f"start={start}\tend={end}\tmissing={int(series.isna().sum())}\t"
+            f"source={PROVENANCE[name]['source']} ({versions})"
         )
     return 0
 

@@ -1,0 +1,339 @@
+"""The peer benchmark's report: per-series tables, gatecast's history and interval table, and
+the issue's targets, in markdown and JSON."""
+
+import math
+import statistics
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from bench.common import table
+from bench.peers_protocol import (
+    CHECK_ORIGINS,
+    CHECK_RTOL,
+    LEVELS,
+    MAX_ORIGINS,
+    Split,
+    coverage,
+    scores,
+)
+
+Entry = dict[str, Any]
+LABELS = {
+    "gatecast": "gatecast (default recipe)",
+    "nf_lstm": "NeuralForecast LSTM",
+    "darts_lstm": "Darts RNNModel LSTM",
+    "autoarima": "statsforecast AutoARIMA",
+    "autoets": "statsforecast AutoETS",
+    "naive": "naive",
+    "snaive": "seasonal naive",
+    "snaive2": "seasonal naive (2nd season)",
+}
+LSTM_PEERS = ("nf_lstm", "darts_lstm")
+
+
+def run_scores(split: Split, entry: Entry) -> dict[str, float]:
+    """Scores of one run, plus gatecast's last-window score and interval coverage."""
+    out = scores(split, np.asarray(entry["onestep"]), np.asarray(entry["hstep"]))
+    out["seconds"] = float(entry["seconds"])
+    out["cpu_seconds"] = float(entry.get("cpu_seconds", math.nan))
+    if "onestep_window" in entry:
+        last = scores(split, np.asarray(entry["onestep_window"]), np.asarray(entry["hstep_window"]))
+        out["mase1_window"], out["maseh_window"] = last["mase1"], last["maseh"]
+        out["history_ratio"] = out["mase1"] / last["mase1"]
+        for level in LEVELS:
+            for key, suffix in (("intervals", ""), ("intervals_window", "_window")):
+                band = entry[key][str(level)]
+                out[f"cover{round(level * 100)}{suffix}"] = coverage(
+                    split, np.asarray(band["lower"]), np.asarray(band["upper"])
+                )
+    return out
+
+
+def progress(split: Split, entry: Entry) -> str:
+    """One line per finished run."""
+    seed = "" if entry.get("seed") is None else f" seed {entry['seed']}"
+    head = f"{split.name} {entry.get('method')}{seed}"
+    if "error" in entry:
+        return f"{head}: FAILED {entry['error']}"
+    s = run_scores(split, entry)
+    where = "cache" if entry.get("from_cache") else "run"
+    return (
+        f"{head}: one-step MASE {s['mase1']:.3f}, H-step MASE {s['maseh']:.3f}, "
+        f"train {s['seconds']:.1f} s ({where})"
+    )
+
+
+def spread(values: list[float]) -> str:
+    """mean, and min-max when there is more than one value."""
+    if not values:
+        return "n/a"
+    mean = statistics.mean(values)
+    if len(values) == 1:
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def mean(values: list[float]) -> float:
+    """The mean, nan when empty."""
+    return statistics.mean(values) if values else math.nan
+
+
+class Summary:
+    """Scores per (series, method) over the runs that succeeded."""
+
+    def __init__(self, splits: list[Split], entries: list[Entry]) -> None:
+        """Score every successful entry."""
+        self.splits = {s.name: s for s in splits}
+        self.runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+        self.entries: dict[tuple[str, str], list[Entry]] = {}
+        for e in entries:
+            key = (e["series"], e["method"])
+            self.entries.setdefault(key, []).append(e)
+            if "error" not in e:
+                self.runs.setdefault(key, []).append(run_scores(self.splits[e["series"]], e))
+
+    def values(self, series: str, method: str, metric: str) -> list[float]:
+        """One metric over the runs (seeds) of one method on one series."""
+        return [r[metric] for r in self.runs.get((series, method), []) if metric in r]
+
+    def mean(self, series: str, method: str, metric: str) -> float:
+        """The seed mean of one metric."""
+        return mean(self.values(series, method, metric))
+
+    def better_lstm(self, series: str) -> str | None:
+        """The LSTM peer with the lower mean one-step MASE on this series."""
+        have = [(self.mean(series, m, "mase1"), m) for m in LSTM_PEERS]
+        have = [(v, m) for v, m in have if math.isfinite(v)]
+        return min(have)[1] if have else None
+
+
+def series_table(summary: Summary, split: Split, methods: list[str]) -> str:
+    """One series: every method's scores over its seeds, and where the result came from."""
+    header = [
+        "method",
+        "one-step MASE",
+        "H-step MASE",
+        "one-step sMAPE %",
+        "train s",
+        "train CPU s",
+        "runs",
+        "computed (UTC)",
+    ]
+    rows: list[list[object]] = []
+    for m in methods:
+        entries = summary.entries.get((split.name, m), [])
+        if not entries:
+            continue
+        failed = [e for e in entries if "error" in e]
+        ok = [e for e in entries if "error" not in e]
+        cached = sum(bool(e.get("from_cache")) for e in ok)
+        stamps = sorted(str(e.get("computed_at", "?"))[:16] for e in ok)
+        when = f"{stamps[0]}..{stamps[-1]}" if len(set(stamps)) > 1 else (stamps or ["-"])[0]
+        runs = f"{len(ok)} ({cached} cached)" + (f", {len(failed)} failed" if failed else "")
+        cells = [spread(summary.values(split.name, m, k)) for k in ("mase1", "maseh", "smape1")]
+        times = [spread(summary.values(split.name, m, k)) for k in ("seconds", "cpu_seconds")]
+        rows.append([LABELS[m], *cells, *times, runs, when])
+        for e in failed[:1]:
+            rows.append([f"{LABELS[m]}: failed", str(e["error"])[:200], "", "", "", "", "", ""])
+    return table(header, rows)
+
+
+def gatecast_table(summary: Summary, splits: list[Split]) -> str:
+    """History length (whole vs last window) and interval coverage of gatecast, per series."""
+    header = [
+        "series",
+        "one-step MASE whole history",
+        "last window",
+        "ratio (target <= 1.02)",
+        "H-step MASE whole",
+        "H-step last window",
+        "80% coverage",
+        "95% coverage",
+        "80% coverage, last window",
+        "95% coverage, last window",
+    ]
+    rows = []
+    for s in splits:
+        keys = ["mase1", "mase1_window", "history_ratio", "maseh", "maseh_window"]
+        keys += ["cover80", "cover95", "cover80_window", "cover95_window"]
+        rows.append([s.name, *(spread(summary.values(s.name, "gatecast", k)) for k in keys)])
+    return table(header, rows)
+
+
+def verdict(ours: float, theirs: float, within: float = 0.0) -> str:
+    """yes / within x% / no, by how much."""
+    if not (math.isfinite(ours) and math.isfinite(theirs)):
+        return "n/a"
+    if ours <= theirs:
+        return "yes"
+    worse = 100 * (ours / theirs - 1)
+    return f"within ({worse:.1f}% worse)" if worse <= within else f"**no** ({worse:.1f}% worse)"
+
+
+def targets(summary: Summary, splits: list[Split]) -> tuple[str, dict[str, Any]]:
+    """The issue's targets, per series and counted, from the seed means."""
+    header = [
+        "series",
+        "better LSTM peer",
+        "1-step vs it (<=, 5%)",
+        "1-step vs AutoARIMA",
+        "H-step vs s-naive",
+        "H-step vs better LSTM",
+        "train CPU s vs Darts (<= 2x)",
+        "vs NF (>= 5x below)",
+        "coverage 80/95 within 5 pts",
+        "history ratio <= 1.02",
+    ]
+    rows = []
+    counts = dict.fromkeys(
+        ("lstm", "lstm_within", "arima", "snaive", "hlstm", "darts", "nf", "cover", "history"), 0
+    )
+    for s in splits:
+        m = partial(summary.mean, s.name)
+        best = summary.better_lstm(s.name)
+        g1, gh, gt = m("gatecast", "mase1"), m("gatecast", "maseh"), m("gatecast", "cpu_seconds")
+        b1 = m(best, "mase1") if best else math.nan
+        bh = m(best, "maseh") if best else math.nan
+        snaive = (
+            min(m("snaive", "maseh"), m("snaive2", "maseh"))
+            if len(s.seasons) > 1
+            else m("snaive", "maseh")
+        )
+        vs_lstm, vs_arima = verdict(g1, b1, 5.0), verdict(g1, m("autoarima", "mase1"))
+        vs_snaive = verdict(gh, snaive) if gh != snaive else "**no** (equal)"
+        vs_hlstm = verdict(gh, bh)
+        darts, nf = m("darts_lstm", "cpu_seconds"), m("nf_lstm", "cpu_seconds")
+        t_darts = f"{gt / darts:.2f}x" if darts > 0 and math.isfinite(gt / darts) else "n/a"
+        t_nf = f"{nf / gt:.1f}x below" if gt > 0 and math.isfinite(nf / gt) else "n/a"
+        covers = [m("gatecast", f"cover{round(lv * 100)}") for lv in LEVELS]
+        cover_ok = all(abs(cv - lv) <= 0.05 for cv, lv in zip(covers, LEVELS, strict=True))
+        cover = "/".join(f"{100 * cv:.1f}" for cv in covers) + (" yes" if cover_ok else " **no**")
+        ratio = m("gatecast", "history_ratio")
+        counts["lstm"] += vs_lstm == "yes"
+        counts["lstm_within"] += vs_lstm.startswith(("yes", "within"))
+        counts["arima"] += vs_arima == "yes"
+        counts["snaive"] += vs_snaive == "yes" and gh < snaive
+        counts["hlstm"] += vs_hlstm == "yes"
+        counts["darts"] += darts > 0 and gt <= 2 * darts
+        counts["nf"] += gt > 0 and nf >= 5 * gt
+        counts["cover"] += cover_ok
+        counts["history"] += ratio <= 1.02
+        rows.append(
+            [
+                s.name,
+                LABELS.get(best or "", "n/a"),
+                vs_lstm,
+                vs_arima,
+                vs_snaive,
+                vs_hlstm,
+                t_darts,
+                t_nf,
+                cover,
+                f"{ratio:.3f}",
+            ]
+        )
+    n = len(splits)
+    lines = [
+        f"* one-step MASE at or below the better LSTM peer: {counts['lstm']}/{n} (target: at "
+        f"least 6 of 8, the rest within 5%: {counts['lstm_within']}/{n} within)",
+        f"* one-step MASE at or below AutoARIMA: {counts['arima']}/{n} (target: at least half)",
+        f"* H-step MASE below seasonal naive: {counts['snaive']}/{n} (target: all); at or below "
+        f"the better LSTM peer: {counts['hlstm']}/{n} (target: at least 6 of 8)",
+        f"* training time at most 2x Darts': {counts['darts']}/{n}; at least 5x below "
+        f"NeuralForecast's: {counts['nf']}/{n} (target: all, one thread)",
+        f"* 80% and 95% coverage within 5 points: {counts['cover']}/{n} (target: all)",
+        f"* history ratio (whole / last window) <= 1.02: {counts['history']}/{n} (target: all)",
+    ]
+    return table(header, rows) + "\n\n" + "\n".join(lines), {"counts": counts, "series": n}
+
+
+PROTOCOL = f"""\
+Protocol, identical for every method: each series is split by time; the test span is the last
+max(H, 20% of n) points, at most {MAX_ORIGINS} (long series: the last {MAX_ORIGINS}). Every method
+trains on the span before it, once. One-step forecasts are made at every test origin from the
+true history, with no refit; one H-step forecast is made from the end of the training span
+(H: monthly 12, quarterly 8, yearly 6, weekly 52, business daily 14, half-hourly 48). Missing
+values: the training span is filled by linear interpolation and every method trains on the same
+filled data; test inputs are carried forward (never interpolated, which would look ahead) and
+test points whose actual is missing are not scored. MASE divides by the training span's
+in-sample seasonal-naive MAE (main season); sMAPE is in percent. Training seconds, one thread
+each: wall seconds of the fit alone (statsforecast's, NeuralForecast's and Darts' fit; gatecast's
+from meta.json) and CPU seconds (the peers' fit; gatecast's training CLI main(), data loading
+and checkpoint writing included, imports not). The machine is shared, so the time targets use
+CPU seconds; gatecast's whole CLI process wall time is in the JSON. Spread: mean (min-max) over the
+seeds; statsforecast and the naive methods are deterministic (one run).
+
+Leakage check: for every method and series, the one-step forecasts at {CHECK_ORIGINS} test origins
+(first, middle, last) were recomputed from the history truncated at the origin, nothing after it
+given, and matched the rolling forecasts within a relative {CHECK_RTOL:g}; every run shown passed
+(a mismatch stops the benchmark).
+
+Method settings: NeuralForecast `LSTM(h=H, random_seed=SEED)` with every other default
+(input_size 3H, max_steps 1000, robust scaler), one-step forecasts = step 1 of a `predict` from
+each origin's history. Darts `RNNModel(model="LSTM", input_chunk_length=2 seasons clamped to
+12..96, training_length=2x that, random_state=SEED)`, other defaults (100 epochs), a MinMax
+`Scaler` fitted on the training span, `historical_forecasts(retrain=False, forecast_horizon=1,
+last_points_only=True)`. statsforecast `AutoARIMA(season_length, approximation=n > 150 or season
+> 12)` (R's auto.arima rule) and `AutoETS(season_length)` (non-seasonal above a season of 24,
+which AutoETS cannot hold), one-step forecasts from `forward(y, h=1, fitted=True)` with the fitted
+parameters. Naive and seasonal naive in numpy; the second season's naive (336, a week of
+half-hours) only where a series has two seasons. gatecast: `gatecast-train --data TRAIN.csv
+--seed SEED` (the CLI of this repository, no per-series flags), then `forward` from each
+origin's whole history (as a client of POST /forecast sends it), with 80% and 95% intervals
+from the checkpoint's residual quantiles."""
+
+
+def render(
+    splits: list[Split], entries: list[Entry], cmd: str, host: str
+) -> tuple[str, dict[str, Any]]:
+    """The markdown report and its JSON twin."""
+    summary = Summary(splits, entries)
+    methods = list(LABELS)
+    loads = [float(e["load_average"]) for e in entries if "load_average" in e]
+    busy = f" 1-minute load average after each run: {min(loads):.1f}..{max(loads):.1f}."
+    parts = [
+        "# gatecast side by side with the peers",
+        f"```sh\n{cmd}\n```",
+        f"Machine: {host}.{busy if loads else ''}",
+        PROTOCOL,
+    ]
+    target_md, counts = targets(summary, splits)
+    parts += ["## Targets (issue 10), from the seed means", target_md]
+    parts += [
+        "## gatecast: history length and interval coverage (one-step test span)",
+        gatecast_table(summary, splits),
+    ]
+    for s in splits:
+        facts = (
+            f"{len(s.values)} points, freq {s.freq}, seasons {', '.join(map(str, s.seasons))}, "
+            f"H {s.horizon}, training {s.cut} points, test {len(s.values) - s.cut} origins "
+            f"({int(np.isnan(s.values).sum())} missing values in the series, "
+            f"{int(np.isnan(s.values[s.cut :]).sum())} unscored)"
+        )
+        parts += [f"## {s.name}", facts, series_table(summary, s, methods)]
+    runs = [
+        {
+            k: v
+            for k, v in e.items()
+            if k
+            in (
+                "series",
+                "method",
+                "seed",
+                "computed_at",
+                "from_cache",
+                "error",
+                "settings",
+                "versions",
+                "wall_seconds",
+                "quick",
+                "load_average",
+            )
+        }
+        | ({} if "error" in e else {"scores": run_scores(summary.splits[e["series"]], e)})
+        for e in entries
+    ]
+    data = {"command": cmd, "machine": host, "targets": counts, "runs": runs}
+    return "\n\n".join(parts) + "\n", data
