@@ -41,6 +41,7 @@ const dom = {
   summary: $("summary"),
   seriesChart: $("series-chart"),
   seriesLegend: $("series-legend"),
+  contextNote: $("context-note"),
   step: $("step"),
   stepLabel: $("step-label"),
   readout: $("step-readout"),

@@ -10,10 +10,13 @@ const CHAR_PX = 6.6; // width of one tick-label character at the chart font size
 /**
  * Draw a line chart into `host` (emptied first) and return { setStep(step) }.
  *
- * spec: label (ARIA), height, n (x positions 0..n-1), xLabel(pos), xTitle, yDomain?, yFormat?,
- * series [{ name, color, points: [{ x, y, data? }], dash?, dots?, cls? }], band? { color,
- * points: [{ x, lo, hi }] }, boundary? (first generated position), stepToX(step),
- * xToStep(x), onPick?(step), valueLabels? (write each point's value next to it).
+ * spec: label (ARIA), height, n (x positions 0..n-1), xLabel(pos), tickOffset? (x ticks go where
+ * tickOffset + pos + 1 is round), xTitle, yDomain?, yFormat?,
+ * series [{ name, color, points: [{ x, y, data? }], dash?, dots?, cls?, fadeBefore? (points
+ * left of this position drawn faded) }], band? { color, points: [{ x, lo, hi }] }, boundary?
+ * (first generated position), context? { from, to } (positions from..to-1 shaded as the span
+ * the model ran over), stepToX(step), xToStep(x), onPick?(step), valueLabels? (write each
+ * point's value next to it).
  */
 export function lineChart(host, spec) {
   host.replaceChildren();
@@ -52,7 +55,7 @@ export function lineChart(host, spec) {
   // x axis: labels at round positions, thinned to the width they need.
   const longest = Math.max(...[0, spec.n - 1].map((p) => spec.xLabel(p).length));
   const room = Math.max(2, Math.floor((width - left) / (CHAR_PX * longest + 18)));
-  for (const pos of indexTicks(spec.n, room)) {
+  for (const pos of indexTicks(spec.n, room, spec.tickOffset ?? 0)) {
     svg("line", { x1: x(pos), x2: x(pos), y1: height - MARGIN.bottom, y2: height - MARGIN.bottom + 4 }, grid);
     const label = svg(
       "text",
@@ -66,6 +69,18 @@ export function lineChart(host, spec) {
     { x: width - MARGIN.right, y: height - 4, "text-anchor": "end", class: "axis-title" },
     grid,
   ).textContent = spec.xTitle;
+
+  // The span the model ran over: shaded, with a solid line where it starts.
+  if (spec.context && spec.context.from > 0 && spec.context.from < spec.context.to) {
+    const [x0, x1] = [x(spec.context.from - 0.5), x(Math.min(spec.n, spec.context.to) - 0.5)];
+    const g = svg("g", { class: "context", "aria-hidden": "true" }, root);
+    const top = MARGIN.top - 4;
+    const box = { x: x0, y: top, width: x1 - x0, height: height - MARGIN.bottom - top };
+    const rect = svg("rect", box, g);
+    rect.dataset.from = String(spec.context.from);
+    rect.dataset.to = String(spec.context.to);
+    svg("line", { x1: x0, x2: x0, y1: box.y, y2: box.y + box.height }, g);
+  }
 
   // Observed / generated boundary.
   if (spec.boundary !== undefined && spec.boundary > 0 && spec.boundary < spec.n) {
@@ -84,20 +99,27 @@ export function lineChart(host, spec) {
 
   for (const s of spec.series) {
     const g = svg("g", { class: `series ${s.cls ?? ""}`, "data-series": s.name }, root);
-    const d = s.points.map((p, i) => `${i ? "L" : "M"}${x(p.x).toFixed(2)},${y(p.y).toFixed(2)}`).join("");
-    if (s.points.length > 1) {
-      svg(
-        "path",
-        { d, fill: "none", stroke: s.color, "stroke-width": 2, "stroke-dasharray": s.dash ?? null },
-        g,
-      );
-    }
+    const path = (points, cls) => {
+      if (points.length < 2) return;
+      const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.x).toFixed(2)},${y(p.y).toFixed(2)}`).join("");
+      const stroke = { stroke: s.color, "stroke-width": 2, "stroke-dasharray": s.dash ?? null };
+      svg("path", { d, fill: "none", ...stroke, class: cls }, g);
+    };
+    const fade = s.fadeBefore ?? -Infinity;
+    path(s.points.filter((p) => p.x <= fade), "faded");
+    path(s.points.filter((p) => p.x >= fade), null);
     const dots = s.dots ?? spec.n <= 60;
     s.points.forEach((p, i) => {
       if (s.skipFirstDot && i === 0) return;
       const dot = svg(
         "circle",
-        { cx: x(p.x), cy: y(p.y), r: dots ? 3 : 0, fill: s.color, class: "point" },
+        {
+          cx: x(p.x),
+          cy: y(p.y),
+          r: dots ? 3 : 0,
+          fill: s.color,
+          class: p.x < fade ? "point faded" : "point",
+        },
         g,
       );
       dot.dataset.series = s.name;

@@ -1,5 +1,7 @@
 // The results: the series chart, one block per layer (heatmaps, or line plots for one-unit
 // layers), the step slider and the step's numbers. One selected step is shared by all.
+// A selected step is an internals row; row r is position first + r of the series (the model
+// runs over its last `run` observed values only), and positions are what the page labels.
 
 import { legend, lineChart } from "./charts.js";
 import { heatmap } from "./heatmap.js";
@@ -7,7 +9,12 @@ import { ARTICLE_COLOURS, QUANTITIES, byKey, scaleFor } from "./quantities.js";
 import { renderReadout, stepFacts } from "./readout.js";
 import { fmtFixed, fmtValue, html } from "./svg.js";
 
-const COLOURS = { observed: "#1d3f66", forecast: "#c4501a", band: "rgba(196, 80, 26, 0.18)" };
+const COLOURS = {
+  observed: "#1d3f66",
+  forecast: "#c4501a",
+  band: "rgba(196, 80, 26, 0.18)",
+  context: "rgba(31, 95, 191, 0.1)",
+};
 // One-unit plots, in the article's order: [title, quantity keys, y domain or null (symmetric)].
 const UNIT_PLOTS = [
   ["Forget gate", ["forget_gate"], [0, 1]],
@@ -32,9 +39,24 @@ const HEATMAP_HINT =
 /** A level as a percentage: 0.9 -> "90", 0.975 -> "97.5". */
 const percent = (level) => String(Number((level * 100).toPrecision(4)));
 
+/** The sentence under the series chart: which observed values the model ran over. */
+function contextNote(view) {
+  const T = view.observed.length;
+  if (view.first === 0) {
+    return T === 1 ? "The model ran over the one value sent." : `The model ran over all ${T} values.`;
+  }
+  const span =
+    view.axis.kind === "index"
+      ? `steps ${view.first + 1}–${T}`
+      : `${view.axis.label(view.first)} to ${view.axis.label(T - 1)}`;
+  const earlier = view.first === 1 ? "the earlier one is faded" : `the ${view.first} earlier ones are faded`;
+  return `The model ran over the last ${view.run} of ${T} values (${span}, shaded); ${earlier}.`;
+}
+
 /** Create the results area; `dom` holds its elements, `announce(text)` feeds the live region. */
 export function createExplorer(dom, announce) {
-  let view = null; // { observed, forecast, lower, upper, level, axis, layers, steps, request }
+  // { observed, forecast, lower, upper, level, axis, layers, steps, first, run, request }
+  let view = null;
   let views = []; // drawn charts, each with setStep(step)
   let step = 0;
   let unit = null; // unit last hovered or focused in a heatmap
@@ -66,7 +88,12 @@ export function createExplorer(dom, announce) {
       xLabel: view.axis.label,
       xTitle: view.axis.title,
       series: [
-        { name: "observed", color: COLOURS.observed, points: view.observed.map((y, x) => ({ x, y })) },
+        {
+          name: "observed",
+          color: COLOURS.observed,
+          points: view.observed.map((y, x) => ({ x, y })),
+          fadeBefore: view.first,
+        },
         {
           name: "forecast",
           color: COLOURS.forecast,
@@ -77,8 +104,9 @@ export function createExplorer(dom, announce) {
       ],
       band,
       boundary: T,
-      stepToX: (s) => s,
-      xToStep: (x) => Math.min(x, view.steps - 1),
+      context: { from: view.first, to: T },
+      stepToX: (s) => view.first + s,
+      xToStep: (x) => Math.max(0, Math.min(x - view.first, view.steps - 1)),
       onPick: select,
     });
     const items = [
@@ -86,6 +114,9 @@ export function createExplorer(dom, announce) {
       { name: "forecast", color: COLOURS.forecast },
     ];
     if (band) items.push({ name: `${percent(view.level)}% interval`, color: COLOURS.band, cls: "band" });
+    if (view.first > 0) {
+      items.push({ name: "what the model ran over", color: COLOURS.context, cls: "band" });
+    }
     dom.seriesLegend.replaceChildren(legend(items));
     return chart;
   }
@@ -112,7 +143,8 @@ export function createExplorer(dom, announce) {
           label: `${title}, layer ${k + 1}, over ${view.steps} steps: ${ranges.join("; ")}.`,
           height: 170,
           n: view.steps,
-          xLabel: (s) => String(s + 1),
+          xLabel: (s) => String(view.first + s + 1),
+          tickOffset: view.first,
           xTitle: "step",
           yDomain: domain ?? [-limit, limit],
           yFormat: (v) => fmtFixed(v, Number.isInteger(v) ? 0 : 1),
@@ -123,7 +155,7 @@ export function createExplorer(dom, announce) {
             color: ARTICLE_COLOURS[key],
             points: layer[key].map((row, x) => ({ x, y: row[0] })),
           })),
-          boundary: view.observed.length,
+          boundary: view.run,
           stepToX: (s) => s,
           xToStep: (x) => x,
           onPick: select,
@@ -147,14 +179,16 @@ export function createExplorer(dom, announce) {
           quantity: q,
           matrix: layer[q.key],
           scale: scaleFor(q, layer[q.key]),
-          observed: view.observed.length,
+          first: view.first,
+          observed: view.run,
           onPick: select,
           onCell: (s, u, value) => {
             const changed = unit !== u;
             unit = u;
             if (changed) updateReadout(false);
             announce(
-              `Layer ${k + 1} ${q.name.toLowerCase()}, step ${s + 1}, unit ${u + 1}: ${fmtFixed(value, 4)}.`,
+              `Layer ${k + 1} ${q.name.toLowerCase()}, step ${view.first + s + 1}, unit ${u + 1}: ` +
+                `${fmtFixed(value, 4)}.`,
             );
           },
         }),
@@ -175,7 +209,11 @@ export function createExplorer(dom, announce) {
         { cls: "sub", text: units === 1 ? " · one unit, the article's names" : ` · ${units} units` },
         title,
       );
-      html("p", { cls: "hint", text: units === 1 ? UNIT_HINT : HEATMAP_HINT }, section);
+      const hint = units === 1 ? UNIT_HINT : HEATMAP_HINT;
+      const start = view.first
+        ? ` They start at step ${view.first + 1}, the first value the model ran over.`
+        : "";
+      html("p", { cls: "hint", text: hint + start }, section);
       if (units === 1) unitPlots(section, layer, k);
       else heatmaps(section, layer, k);
     });
@@ -194,12 +232,10 @@ export function createExplorer(dom, announce) {
     step = Math.max(0, Math.min(view.steps - 1, next));
     dom.step.value = String(step);
     const facts = stepFacts(view, step);
-    const text = `${step + 1} / ${view.steps} · ${facts.generated ? "generated" : "observed"}`;
-    dom.stepLabel.textContent = text;
-    dom.step.setAttribute(
-      "aria-valuetext",
-      `Step ${step + 1} of ${view.steps}, ${facts.generated ? "generated" : "observed"}`,
-    );
+    const kind = facts.generated ? "generated" : "observed";
+    const last = view.first + view.steps; // the last position the LSTM reached, 1-based
+    dom.stepLabel.textContent = `${facts.position + 1} / ${last} · ${kind}`;
+    dom.step.setAttribute("aria-valuetext", `Step ${facts.position + 1} of ${last}, ${kind}`);
     dom.results.dataset.selectedStep = String(step);
     for (const v of views) v.setStep(step);
     // A focused heatmap announces its cell instead of the whole step.
@@ -209,6 +245,7 @@ export function createExplorer(dom, announce) {
   /** Show a /forecast response for `request`, with `axis` for the chart's x labels. */
   function show(response, request, axis) {
     const internals = response.internals;
+    const context = response.context ?? { first_step: 0, steps: request.sequence.length };
     view = {
       request,
       axis,
@@ -219,6 +256,8 @@ export function createExplorer(dom, announce) {
       level: response.interval ? response.interval.level : null,
       layers: internals.layers,
       steps: internals.steps,
+      first: context.first_step,
+      run: context.steps,
     };
     unit = null;
     dom.empty.hidden = true;
@@ -230,7 +269,9 @@ export function createExplorer(dom, announce) {
     dom.summary.textContent =
       `${response.model} · version ${response.version} · ${counts} (${view.steps} LSTM steps)` +
       ` · forecast: ${values}`;
-    step = view.observed.length - 1; // the step whose output is the first forecast
+    step = view.run - 1; // the step whose output is the first forecast
+    dom.contextNote.textContent = contextNote(view);
+    Object.assign(dom.contextNote.dataset, { firstStep: String(view.first), steps: String(view.run) });
     width = dom.results.clientWidth;
     render();
     select(step);

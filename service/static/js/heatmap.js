@@ -1,6 +1,7 @@
 // Heatmaps on canvas: one gate or state of one layer, units (rows) by steps (columns).
 // Hover or arrow keys show a cell's step, unit and value in a tooltip that carries them as
-// data-step / data-unit / data-value; a click or a key move selects that step everywhere.
+// data-step (the internals row) / data-position (row + first: the series position it shows) /
+// data-unit / data-value; a click or a key move selects that step everywhere.
 
 import { fmtFixed, html, indexTicks, svg } from "./svg.js";
 
@@ -34,12 +35,14 @@ function colourBar(scale) {
  * Draw a heatmap into `host` and return { setStep(step), redraw() }.
  *
  * spec: layer (0-based), quantity ({ key, name }), matrix (steps x units), scale (from
- * scaleFor), observed (steps fed by observed values), onPick(step), onCell(step, unit,
- * value) when a cell is hovered or reached by keyboard.
+ * scaleFor), first (series position of row 0: labels read first + row + 1), observed (steps
+ * fed by observed values), onPick(step), onCell(step, unit, value) when a cell is hovered or
+ * reached by keyboard.
  */
 export function heatmap(host, spec) {
   const steps = spec.matrix.length;
   const units = steps ? spec.matrix[0].length : 0;
+  const first = spec.first ?? 0;
   const figure = html(
     "figure",
     { cls: "heatmap", "data-layer": spec.layer, "data-quantity": spec.quantity.key },
@@ -56,7 +59,8 @@ export function heatmap(host, spec) {
       role: "img",
       "aria-roledescription": "heatmap",
       "aria-label":
-        `Layer ${spec.layer + 1} ${spec.quantity.name.toLowerCase()}: ${units} units by ${steps} steps, ` +
+        `Layer ${spec.layer + 1} ${spec.quantity.name.toLowerCase()}: ${units} units by ${steps} steps` +
+        `${first ? ` (from step ${first + 1})` : ""}, ` +
         `colour scale ${fmtFixed(spec.scale.min, 2)} to ${fmtFixed(spec.scale.max, 2)}. ` +
         "Arrow keys move between steps and units.",
     },
@@ -113,8 +117,8 @@ export function heatmap(host, spec) {
     for (let u = 0; u < units; u += every) ctx.fillText(String(u + 1), left - 5, TOP + (u + 0.5) * rh);
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const s of indexTicks(steps, Math.max(2, Math.floor(plotW / 38)))) {
-      ctx.fillText(String(s + 1), left + (s + 0.5) * cw, TOP + plotH + 5);
+    for (const s of indexTicks(steps, Math.max(2, Math.floor(plotW / 38)), first)) {
+      ctx.fillText(String(first + s + 1), left + (s + 0.5) * cw, TOP + plotH + 5);
     }
 
     if (spec.observed < steps) {
@@ -157,8 +161,14 @@ export function heatmap(host, spec) {
     if (!cell || !geo) return;
     const value = spec.matrix[cell.step][cell.unit];
     const generated = cell.step >= spec.observed ? " (generated)" : "";
-    tip.textContent = `step ${cell.step + 1}${generated} · unit ${cell.unit + 1} · ${fmtFixed(value, 4)}`;
-    Object.assign(tip.dataset, { step: String(cell.step), unit: String(cell.unit), value: String(value) });
+    const position = first + cell.step;
+    tip.textContent = `step ${position + 1}${generated} · unit ${cell.unit + 1} · ${fmtFixed(value, 4)}`;
+    Object.assign(tip.dataset, {
+      step: String(cell.step),
+      position: String(position),
+      unit: String(cell.unit),
+      value: String(value),
+    });
     tip.hidden = false;
     const cw = geo.plotW / steps;
     const rh = geo.plotH / units;

@@ -17,13 +17,17 @@ const ARTICLE_LABELS = {
   hidden_state: "Short-term memory (hidden state)",
 };
 
-/** What the step reads and what its output becomes: { input, generated, label, next }. */
+/**
+ * What the step (an internals row) reads and what its output becomes:
+ * { position (in the series and its forecast, 0-based), input, generated, label, next }.
+ */
 export function stepFacts(view, step) {
-  const T = view.observed.length;
-  const generated = step >= T;
-  const input = generated ? view.forecast[step - T] : view.observed[step];
-  const next = step + 1 >= T ? { index: step + 1 - T, value: view.forecast[step + 1 - T] } : null;
-  return { input, generated, label: view.axis.label(step), next };
+  const R = view.run; // internals rows fed by observed values
+  const position = view.first + step;
+  const generated = step >= R;
+  const input = generated ? view.forecast[step - R] : view.observed[position];
+  const next = step + 1 >= R ? { index: step + 1 - R, value: view.forecast[step + 1 - R] } : null;
+  return { position, input, generated, label: view.axis.label(position), next };
 }
 
 /** One step's values of one layer: { key: [unit values] }. */
@@ -93,13 +97,15 @@ function summaryTable(table, layerIndex, row, focusUnit) {
 
 /**
  * Render the step's numbers into `host` and return the sentence for the live region.
- * view: { observed, forecast, axis, layers (API internals.layers), steps }.
+ * view: { observed, forecast, axis, layers (API internals.layers), steps, first (the series
+ * position of row 0), run (rows fed by observed values) }.
  */
 export function renderReadout(host, view, step, focusUnit = null) {
   host.replaceChildren();
   const facts = stepFacts(view, step);
+  const name = `Step ${facts.position + 1} of ${view.first + view.steps}`;
   const head = html("p", { cls: "step-head" }, host);
-  html("strong", { text: `Step ${step + 1} of ${view.steps}` }, head);
+  html("strong", { text: name }, head);
   html(
     "span",
     {
@@ -115,14 +121,14 @@ export function renderReadout(host, view, step, focusUnit = null) {
   }
 
   const kind = facts.generated ? "generated" : "observed";
-  const sentences = [`Step ${step + 1} of ${view.steps}, ${kind}, input ${fmtValue(facts.input)}${at}.`];
+  const sentences = [`${name}, ${kind}, input ${fmtValue(facts.input)}${at}.`];
   const grid = html("div", { cls: "readout-layers" }, host);
   view.layers.forEach((layer, k) => {
     const row = rowOf(layer, step);
     const units = row.input_gate.length;
     const block = html(
       "section",
-      { cls: "readout-layer", "aria-label": `Layer ${k + 1} at step ${step + 1}` },
+      { cls: "readout-layer", "aria-label": `Layer ${k + 1} at step ${facts.position + 1}` },
       grid,
     );
     html("h3", { text: `Layer ${k + 1}${units > 1 ? ` · ${units} units` : ""}` }, block);
@@ -136,7 +142,7 @@ export function renderReadout(host, view, step, focusUnit = null) {
     }
     const scroll = html("div", { cls: "table-scroll" }, block);
     const table = html("table", { cls: "values" }, scroll);
-    html("caption", { cls: "sr-only", text: `Layer ${k + 1}, step ${step + 1}` }, table);
+    html("caption", { cls: "sr-only", text: `Layer ${k + 1}, step ${facts.position + 1}` }, table);
     if (units <= TABLE_UNITS) unitTable(table, k, row, focusUnit);
     else summaryTable(table, k, row, focusUnit);
     const means = QUANTITIES.map(

@@ -47,13 +47,17 @@ export function ticks(min, max, count) {
   return out;
 }
 
-/** Indices in [0, n - 1] whose 1-based labels are round numbers, about `count` of them. */
-export function indexTicks(n, count) {
+/**
+ * Indices in [0, n - 1] whose labels (offset + index + 1) are round numbers, about `count` of
+ * them; the first index is labelled too when the first round label is far from it.
+ */
+export function indexTicks(n, count, offset = 0) {
   if (n <= 1) return [0];
-  const t = ticks(1, n, count);
+  const t = ticks(offset + 1, offset + n, count);
   const step = Math.max(1, Math.round(t.length > 1 ? t[1] - t[0] : 1));
-  const out = step >= 4 ? [0] : [];
-  for (let label = step; label <= n; label += step) out.push(label - 1);
+  const from = Math.ceil((offset + 1) / step) * step;
+  const out = step >= 4 && from - (offset + 1) >= step / 2 ? [0] : [];
+  for (let label = from; label <= offset + n; label += step) out.push(label - 1 - offset);
   return out;
 }
 
