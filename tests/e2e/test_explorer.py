@@ -9,13 +9,15 @@ from bench.server import Running
 from model.network import QUANTITIES
 from tests.e2e.cases import (
     READOUT_JS,
-    SEQ as LONG_SEQ,
     SHOTS,
     api_forecast,
     approx,
     plot_values,
     run,
     typed,
+)
+from tests.e2e.cases import (
+    SEQ as LONG_SEQ,
 )
 from tests.e2e.live import Explorer
 
