@@ -25,7 +25,8 @@ def authorized(header: str | None, keys: tuple[bytes, ...]) -> bool:
     constant time, so neither the answer's timing nor its text tells them apart.
     """
     scheme, _, token = (header or "").partition(" ")
-    candidate = token.strip().encode() if scheme.lower() == "bearer" else b""
+    # Only ASCII spaces and tabs around the token are dropped (RFC 7230's OWS), nothing else.
+    candidate = token.strip(" \t").encode() if scheme.lower() == "bearer" else b""
     match = False
     for key in keys:
         match |= hmac.compare_digest(candidate, key)

@@ -234,6 +234,13 @@ def state_tensors(states: list[StateIn], model: LoadedModel, batch: int) -> Init
     if all(scaled):
         loc = torch.tensor([s.loc for s in states], dtype=torch.float32)  # (B or 1,)
         scale = torch.tensor([s.scale for s in states], dtype=torch.float32)
+        if not bool((scale > 0).all()):  # positive in float64 but 0 in float32, e.g. 1e-320
+            raise ApiError(
+                400,
+                "invalid_request",
+                "state: scale is too small for the model's float32 arithmetic",
+                "state",
+            )
     if len(states) == 1 and batch > 1:
         h0, c0 = h0.expand(-1, batch, -1), c0.expand(-1, batch, -1)
         if loc is not None and scale is not None:

@@ -49,9 +49,18 @@ BAD_HEADERS = [
     f"Bearer\t{KEY}",
     "Bearer " + KEY.upper(),
     "Bearer é",
+    # Only ASCII spaces and tabs around the token are optional whitespace.
+    f"Bearer {KEY}\xa0",
+    f"Bearer \x0c{KEY}",
 ]
 # RFC 6750/7235: the scheme is case-insensitive and may be followed by several spaces.
-GOOD_HEADERS = [f"Bearer {KEY}", f"bearer {KEY}", f"BEARER  {KEY}", f"Bearer {OTHER}"]
+GOOD_HEADERS = [
+    f"Bearer {KEY}",
+    f"bearer {KEY}",
+    f"BEARER  {KEY}",
+    f"Bearer {OTHER}",
+    f"Bearer {KEY} \t",
+]
 FORECAST = {"model": "tiny", "sequence": [1.0, 2.0, 3.0]}
 
 

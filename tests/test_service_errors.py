@@ -315,3 +315,19 @@ def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, mon
     assert ok.status_code == 200 and len(ok.get_json()["internals"]["layers"]) == 2
     fits = client.post("/forecast", json={"model": "tiny", "sequence": seq, "horizon": 1})
     assert fits.status_code == 200  # 12 steps x 96 = 1152 values
+
+
+def test_a_scale_that_underflows_float32_is_refused(client) -> None:
+    state = {"h": [[0.0] * 8] * 2, "c": [[0.0] * 8] * 2, "loc": 0.0, "scale": 1e-320}
+    r = client.post("/forecast", json={"model": "tiny", "sequence": [1.0, 2.0], "state": state})
+    err = error_of(r, 400)
+    assert err["field"] == "state" and "too small" in err["message"]
+
+
+def test_a_returned_state_is_accepted_back_unchanged(client) -> None:
+    seq = [float(v) for v in range(1, 15)]
+    body = {"model": "tiny", "sequence": seq, "return_state": True, "internals": "none"}
+    first = client.post("/forecast", json=body).get_json()
+    again = client.post("/forecast", json={**body, "state": first["state"]})
+    assert again.status_code == 200
+    assert again.get_json()["state"]["scale"] == first["state"]["scale"]
