@@ -51,7 +51,7 @@ BAD_HEADERS = [
     "Bearer é",
     # Only ASCII spaces and tabs around the token are optional whitespace.
     f"Bearer {KEY}\xa0",
-    f"Bearer \x0c{KEY}",
+    f"Bearer \xa0{KEY}",
 ]
 # RFC 6750/7235: the scheme is case-insensitive and may be followed by several spaces.
 GOOD_HEADERS = [
