@@ -1,6 +1,6 @@
 """Run one peer forecaster on one split, inside the peers' own virtual environment.
 
-python bench/peers_runner.py JOB.json RESULT.json
+python bench/peers/peer_process.py JOB.json RESULT.json
 
 Imports only numpy, pandas and the peer's package (never gatecast), because it runs under
 the peers' interpreter. The job gives the gap-filled inputs, the cut, the horizon, the
@@ -226,7 +226,7 @@ def plain(value: Any) -> Any:
 def main(argv: list[str]) -> int:
     """Run the job; write the result (or the error) as JSON; exit 1 on failure."""
     if len(argv) != 2:
-        print("usage: python bench/peers_runner.py JOB.json RESULT.json", file=sys.stderr)
+        print("usage: python bench/peers/peer_process.py JOB.json RESULT.json", file=sys.stderr)
         return 2
     with open(argv[0]) as f:
         job = json.load(f)

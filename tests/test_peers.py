@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.peers import cache_path, load_cached
-from bench.peers_protocol import (
+from bench.peers.protocol import (
     LeakageError,
     Split,
     check_leakage,
@@ -24,7 +23,8 @@ from bench.peers_protocol import (
     scores,
     seasons_for,
 )
-from bench.peers_report import verdict
+from bench.peers.report import verdict
+from bench.peers.runner import cache_path, load_cached
 
 
 def monthly(values: list[float]) -> pd.Series:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import table
-from bench.peers_protocol import (
+from bench.peers.protocol import (
     CHECK_ORIGINS,
     CHECK_RTOL,
     LEVELS,

@@ -8,7 +8,7 @@
 Methods: gatecast's default recipe (the training CLI with no per-series flags), NeuralForecast
 LSTM, Darts RNNModel(model="LSTM"), statsforecast AutoARIMA and AutoETS, naive and seasonal
 naive. The peers run under their own interpreter (--peers-python, see shared/peers/README.md)
-through bench/peers_runner.py; they are never a dependency of gatecast. Every (series, method,
+through bench/peers/peer_process.py; they are never a dependency of gatecast. Every (series, method,
 seed) result is cached as JSON under --cache, so a rerun recomputes only what --only names.
 The cache under bench/results/peers-cache is committed: the peers take hours and a venv of
 their own, and with their forecasts in git a change to gatecast is measured against exactly
@@ -31,9 +31,9 @@ import torch
 
 from bench import common as c
 from bench import datasets
-from bench import peers_gatecast as gc
-from bench import peers_report as report
-from bench.peers_protocol import (
+from bench.peers import gatecast as gc
+from bench.peers import report
+from bench.peers.protocol import (
     LEVELS,
     Split,
     check_leakage,
@@ -204,7 +204,7 @@ def run_naive(split: Split, method: str) -> Entry:
 
 
 def run_peer(split: Split, method: str, seed: int, quick: bool, python: Path, work: Path) -> Entry:
-    """One peer in its own interpreter through bench/peers_runner.py, on one thread."""
+    """One peer in its own interpreter through bench/peers/peer_process.py, on one thread."""
     folder = work / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"{split.name}.{method}.s{seed}"
@@ -222,7 +222,7 @@ def run_peer(split: Split, method: str, seed: int, quick: bool, python: Path, wo
     }
     stem.with_suffix(".job.json").write_text(json.dumps(job))
     out = stem.with_suffix(".result.json")
-    cmd = [str(python), str(c.REPO / "bench" / "peers_runner.py")]
+    cmd = [str(python), str(c.REPO / "bench" / "peers" / "peer_process.py")]
     cmd += [str(stem.with_suffix(".job.json")), str(out)]
     env = {**os.environ, **gc.ONE_THREAD}
     env.pop("PYTHONPATH", None)  # the peers never see gatecast's modules
