@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     calls, rounds = (30, 3) if args.quick else (args.calls, args.rounds)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = NetworkConfig(hidden_size=args.hidden, num_layers=args.layers)
+    # A context as long as the longest sequence: the network runs over every step sent.
+    cfg = NetworkConfig(hidden_size=args.hidden, num_layers=args.layers, context=max(args.steps))
     eager = GateLSTM(cfg).eval()
     scripted = script(eager)
     print(
