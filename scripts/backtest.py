@@ -120,6 +120,85 @@ def trained_span(meta: dict[str, Any], s: Series) -> int:
     return 0
 
 
+@dataclass
+class Run:
+    """One backtest's fixed inputs: the checkpoint, the series and where the origins start."""
+
+    model: Model
+    meta: dict[str, Any]
+    series: Series
+    need: int  # observations each forecast reads
+    horizon: int
+    season: int
+    first: int  # first origin
+
+    @property
+    def frac(self) -> float:
+        """The share of the series from the first origin on: MASE scales by the in-sample
+        seasonal-naive error before it."""
+        n = len(self.series.values)
+        return (n - self.first) / n
+
+
+def one_step(run: Run, level: float) -> dict[str, Any]:
+    """Rolling one-step forecasts from every origin, with coverage and the plotted band."""
+    s, n = run.series, len(run.series.values)
+    # The model reads only its last `need` observations, so each origin's whole history and
+    # its last `need` values give the same forecast; the latter batch.
+    w = windows_at([s], [np.arange(run.first, n)], run.need, 1)
+    forecast, scale = forecast_windows(run.model, w.x, 1)
+    band = bands(run.meta, forecast, scale, level)
+    out = {
+        "origins": int(n - run.first),
+        "first_origin": run.first,
+        "metrics": scores_dict(compare([s], w, forecast, run.season, run.frac)),
+        "coverage": coverage(run.meta, w, forecast, scale),
+        "forecast": forecast[:, 0].tolist(),
+        "actual": w.y[:, 0].tolist(),
+    }
+    if band is not None:
+        out.update(lower=band[0][:, 0].tolist(), upper=band[1][:, 0].tolist())
+    return out
+
+
+def rolling(run: Run) -> dict[str, Any]:
+    """H-step forecasts from every origin whose H targets are known, scored and covered."""
+    s, n = run.series, len(run.series.values)
+    w = windows_at([s], [np.arange(run.first, n - run.horizon + 1)], run.need, run.horizon)
+    out: dict[str, Any] = {"horizon": run.horizon, "origins": len(w.x)}
+    if len(w.x):
+        forecast, scale = forecast_windows(run.model, w.x, run.horizon)
+        out["metrics"] = scores_dict(compare([s], w, forecast, run.season, run.frac))
+        out["coverage"] = coverage(run.meta, w, forecast, scale)
+    return out
+
+
+def multi_step(run: Run, origin: int, level: float) -> dict[str, Any]:
+    """The one H-step forecast that is plotted, with its band, scores and baselines."""
+    s, n, horizon = run.series, len(run.series.values), run.horizon
+    if not run.need <= origin <= n:
+        raise DataError(f"--origin must lie in [{run.need}, {n}] for this series")
+    x = s.values[origin - run.need : origin][None, :]
+    forecast, scale = forecast_windows(run.model, x, horizon)
+    actual = s.values[origin : origin + horizon]
+    out: dict[str, Any] = {
+        "origin": origin,
+        "horizon": horizon,
+        "forecast": forecast[0].tolist(),
+        "actual": actual.tolist(),
+        "timestamps": step_times(s, origin, horizon),
+    }
+    band = bands(run.meta, forecast, scale, level)
+    if band is not None:
+        out.update(lower=band[0][0].tolist(), upper=band[1][0].tolist())
+    if len(actual) == horizon:
+        w = windows_at([s], [np.array([origin])], run.need, horizon)
+        out["metrics"] = scores_dict(compare([s], w, forecast, run.season, (n - origin) / n))
+        base = baselines([s], w, horizon, run.season)
+        out["baselines"] = {k: v[0].tolist() for k, v in base.items()}
+    return out
+
+
 def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
     """Run the backtests and return the report."""
     path = Path(cfg.checkpoint) if cfg.checkpoint else newest(cfg.model_dir, str(cfg.model))
@@ -130,49 +209,15 @@ def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
         raise DataError(f"--horizon {horizon} is beyond the model's trained {meta['horizon']}")
     s = pick_series(load_series(data), cfg.series)
     n = len(s.values)
-    season = cfg.season or int(meta.get("season") or 1)
     tail = round(n * cfg.tail) if cfg.tail < 1 else int(cfg.tail)
     first = max(need, n - tail)
     if first >= n:
         raise DataError(f"series {s.name!r} has {n} points: too short for a history of {need}")
-    model: Model = module
-    # The model reads only its last `need` observations, so each origin's whole history and
-    # its last `need` values give the same forecast; the latter batch.
-    one = windows_at([s], [np.arange(first, n)], need, 1)
-    f1, sc1 = forecast_windows(model, one.x, 1)
-    # MASE scales by the in-sample seasonal-naive error before the first backtest origin.
-    frac = (n - first) / n
-    band1 = bands(meta, f1, sc1, cfg.interval)
-    rolling_w = windows_at([s], [np.arange(first, n - horizon + 1)], need, horizon)
-    rolling: dict[str, Any] = {"horizon": horizon, "origins": len(rolling_w.x)}
-    if len(rolling_w.x):
-        fh_all, sch = forecast_windows(model, rolling_w.x, horizon)
-        rolling["metrics"] = scores_dict(compare([s], rolling_w, fh_all, season, frac))
-        rolling["coverage"] = coverage(meta, rolling_w, fh_all, sch)
+    season = cfg.season or int(meta.get("season") or 1)
+    run = Run(module, meta, s, need, horizon, season, first)
+    one = one_step(run, cfg.interval)
     origin = cfg.origin if cfg.origin is not None else max(first, n - horizon)
-    if not need <= origin <= n:
-        raise DataError(f"--origin must lie in [{need}, {n}] for this series")
-    x = s.values[origin - need : origin][None, :]
-    fh, sch1 = forecast_windows(model, x, horizon)
-    actual = s.values[origin : origin + horizon]
-    multi: dict[str, Any] = {
-        "origin": origin,
-        "horizon": horizon,
-        "forecast": fh[0].tolist(),
-        "actual": actual.tolist(),
-        "timestamps": step_times(s, origin, horizon),
-    }
-    band_h = bands(meta, fh, sch1, cfg.interval)
-    if band_h is not None:
-        multi.update(lower=band_h[0][0].tolist(), upper=band_h[1][0].tolist())
-    if len(actual) == horizon:
-        multi_w = windows_at([s], [np.array([origin])], need, horizon)
-        multi["metrics"] = scores_dict(compare([s], multi_w, fh, season, (n - origin) / n))
-        multi["baselines"] = {
-            k: v[0].tolist() for k, v in baselines([s], multi_w, horizon, season).items()
-        }
     seen = trained_span(meta, s)
-    times = [t.isoformat() for t in s.timestamps] if s.timestamps is not None else None
     return {
         "checkpoint": str(path),
         "model": meta["name"],
@@ -185,23 +230,11 @@ def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
         "frequency": s.freq,
         "trained_span": seen,
         "origins_in_trained_span": int(max(0, min(seen, n) - first)),
-        "one_step": {
-            "origins": int(n - first),
-            "first_origin": first,
-            "metrics": scores_dict(compare([s], one, f1, season, frac)),
-            "coverage": coverage(meta, one, f1, sc1),
-            "forecast": f1[:, 0].tolist(),
-            "actual": one.y[:, 0].tolist(),
-            **(
-                {"lower": band1[0][:, 0].tolist(), "upper": band1[1][:, 0].tolist()}
-                if band1
-                else {}
-            ),
-        },
-        "rolling": rolling,
-        "multi_step": multi,
-        "interval_level": cfg.interval if band1 else None,
-        "timestamps": times,
+        "one_step": one,
+        "rolling": rolling(run),
+        "multi_step": multi_step(run, origin, cfg.interval),
+        "interval_level": cfg.interval if "lower" in one else None,
+        "timestamps": [t.isoformat() for t in s.timestamps] if s.timestamps is not None else None,
         "values": s.values.tolist(),
     }
 
