@@ -6,9 +6,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from bench.server import Running
 from tests.e2e.cases import SHOTS, api_forecast, approx, plot_values, run, typed
 from tests.e2e.live import Explorer
-from tests.server import Running
 
 pytestmark = pytest.mark.browser
 
