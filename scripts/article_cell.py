@@ -14,15 +14,15 @@ import torch
 from model.article import ARTICLE_COLOURS, ARTICLE_WEIGHTS, article_cell
 from model.export import check_name, save
 from model.intervals import PROBS
+from scripts.pipeline.flags import command_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(
-        prog="gatecast-article-cell",
-        description="Write the article's one-unit LSTM (hand-set weights, no head, no scaling) "
+    p = command_parser(
+        "gatecast-article-cell",
+        "Write the article's one-unit LSTM (hand-set weights, no head, no scaling) "
         "to MODEL_DIR/NAME/VERSION.pt so the service can replay its worked example.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model-dir", default="models", help="checkpoint root folder")
     p.add_argument("--name", default="article-cell", help="model name (letters, digits, _ . -)")

@@ -17,7 +17,7 @@ from model.export import list_checkpoints, load
 from model.intervals import interval_offsets
 from scripts.pipeline.csv_series import DataConfig, DataError, Series, load_series, step_times
 from scripts.pipeline.evaluate import Model, baselines, compare, forecast_windows, scores_dict
-from scripts.pipeline.flags import add_flags, from_flags
+from scripts.pipeline.flags import add_flags, command_parser, from_flags
 from scripts.pipeline.plot import plot_backtest
 from scripts.pipeline.windows import Windows, windows_at
 
@@ -59,11 +59,10 @@ class BacktestConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every flag from a config field."""
-    p = argparse.ArgumentParser(
-        prog="gatecast-backtest",
-        description="Rolling one-step and H-step backtest of a checkpoint over a series' tail, "
+    p = command_parser(
+        "gatecast-backtest",
+        "Rolling one-step and H-step backtest of a checkpoint over a series' tail, "
         "with interval coverage and baselines; writes report.json and plot.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_flags(p.add_argument_group("data"), DataConfig, "data.")
     add_flags(p.add_argument_group("backtest"), BacktestConfig, "bt.")

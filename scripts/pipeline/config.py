@@ -13,7 +13,7 @@ from model.export import check_name
 from model.network import NetworkConfig
 from scripts.pipeline.csv_series import DataConfig, default_horizon, season_length, seasons_of
 from scripts.pipeline.fit import FitConfig
-from scripts.pipeline.flags import add_flags, from_flags
+from scripts.pipeline.flags import add_flags, command_parser, from_flags
 
 # The default window: two of the shortest seasons, kept between these bounds so that short
 # seasons still see some history and long ones train fast (their seasonal naives reach the
@@ -91,11 +91,10 @@ class TrainConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The training command line, every flag from a config field."""
-    p = argparse.ArgumentParser(
-        prog="gatecast-train",
-        description="Train an LSTM forecaster on CSV series and write a TorchScript checkpoint "
+    p = command_parser(
+        "gatecast-train",
+        "Train an LSTM forecaster on CSV series and write a TorchScript checkpoint "
         "to MODEL_DIR/NAME/VERSION.pt.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_flags(p.add_argument_group("data"), DataConfig, "data.")
     add_flags(p.add_argument_group("run"), TrainConfig, "run.")

@@ -16,6 +16,15 @@ Group = argparse.ArgumentParser | argparse._ArgumentGroup
 PASSED_THROUGH = ("choices", "nargs", "metavar")
 
 
+def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A command's parser, showing each flag's default in --help."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
 def flag_name(field: dataclasses.Field[Any]) -> str:
     """The flag a config field is set by."""
     name: str = field.metadata.get("flag", "--" + field.name.replace("_", "-"))
@@ -38,6 +47,8 @@ def add_flags(group: Group, cls: type, prefix: str) -> None:
         if "help" not in field.metadata:
             continue
         opts = {k: v for k, v in field.metadata.items() if k in PASSED_THROUGH}
+        if "choices" not in opts:  # the field's name, not the prefixed dest, in --help
+            opts.setdefault("metavar", field.name.upper())
         dest, text = prefix + field.name, field.metadata["help"]
         kind = _base_type(hints[field.name])
         if kind is bool:
