@@ -148,7 +148,8 @@ def test_reuse_port_keeps_the_bound_with_tcp_migrate_req(models) -> None:
 def test_a_version_trained_during_load_is_served_by_every_worker(
     server, kinds, models, sine_csv
 ) -> None:
-    shape = flags(window=12, hidden=8, layers=2, epochs=2, horizon=2)
+    # The session's tiny model again: recursive, no seasonal input, so every load request fits.
+    shape = flags(window=12, hidden=8, layers=2, epochs=2, horizon=2, decoder="recursive", season=1)
     train = train_command(sine_csv, "tiny", models, shape)
     r = swap(server, kinds, models, train, "tiny", 1.0, requests=30000, concurrency=16)
     assert r.new != r.old and r.new == list_checkpoints(models)["tiny"][-1].stem

@@ -127,8 +127,10 @@ def fit(
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
-        # Long series validate within an epoch, so early stopping is not an epoch late.
+        # Every val_every steps (or every epoch if that is shorter), counted across epochs, so
+        # long series validate within an epoch and DDP's shorter per-rank epochs still fit.
         val_check_interval=min(cfg.val_every, batches) if val is not None else None,
+        check_val_every_n_epoch=None if val is not None else 1,
         accelerator=cfg.accelerator,
         devices=_devices(cfg.devices),
         strategy=cfg.strategy,
