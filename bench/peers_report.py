@@ -310,10 +310,15 @@ def render(
     methods = list(LABELS)
     loads = [float(e["load_average"]) for e in entries if "load_average" in e]
     busy = f" 1-minute load average after each run: {min(loads):.1f}..{max(loads):.1f}."
+    cached = sum(bool(e.get("from_cache")) for e in entries)
+    where = (
+        f"{cached} of {len(entries)} runs were taken from the cache (computed earlier by "
+        "`bench.peers` runs with the same split; each table says when), the rest computed now."
+    )
     parts = [
         "# gatecast side by side with the peers",
         f"```sh\n{cmd}\n```",
-        f"Machine: {host}.{busy if loads else ''}",
+        f"Machine: {host}.{busy if loads else ''} {where}",
         PROTOCOL,
     ]
     target_md, counts = targets(summary, splits)
