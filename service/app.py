@@ -54,7 +54,9 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         registry=registry,
         metrics=metrics,
         request_schema=schema,
-        openapi=orjson.dumps(build_openapi(cfg, schema, sorted(snap.latest))),
+        openapi=orjson.dumps(
+            build_openapi(cfg, schema, {n: m.min_history for n, m in snap.latest.items()})
+        ),
         keys=tuple(k.encode() for k in cfg.api_keys),
     )
     app.extensions[EXTENSION] = state

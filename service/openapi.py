@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, its schemas generated from the pydantic models."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,33 +47,39 @@ def _json(ref: dict[str, str], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
-def _request_examples(models: Sequence[str]) -> dict[str, Any]:
-    """One small valid /forecast request per model loaded at start-up (OpenAPI `examples`)."""
+def _request_examples(models: Mapping[str, int]) -> dict[str, Any]:
+    """One small valid /forecast request per model loaded at start-up (OpenAPI `examples`):
+    a 1-step forecast from as many observations as the model needs (at least 4)."""
     return {
         name: {
-            "summary": f"Forecast 2 steps with {name}",
-            "value": {"model": name, "sequence": [1.0, 2.0, 3.0, 2.5], "horizon": 2},
+            "summary": f"Forecast 1 step with {name}",
+            "value": {
+                "model": name,
+                "sequence": [round(2.0 + (k % 4) / 2, 1) for k in range(max(4, need))],
+                "horizon": 1,
+            },
         }
-        for name in models
+        for name, need in models.items()
     }
 
 
 def build_openapi(
-    cfg: ServiceConfig, request_schema: type[BaseModel], models: Sequence[str] = ()
+    cfg: ServiceConfig, request_schema: type[BaseModel], loaded: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """The whole document for this configuration (limits and auth as configured).
 
-    `models`: names loaded at start-up, given as examples of model names (clients and
-    fuzzers then reach real models); validation never depends on them.
+    `loaded`: the models loaded at start-up and the observations each needs, given as
+    examples (clients and fuzzers then reach real models); validation never depends on them.
     """
     s = _Schemas()
     err = s.ref(ErrorResponse)
-    models = list(models)[:MAX_EXAMPLES]
+    needs = dict(sorted((loaded or {}).items())[:MAX_EXAMPLES])
+    models = list(needs)
     body: dict[str, Any] = {"schema": s.ref(request_schema, "validation")}
     name_schema: dict[str, Any] = {"type": "string"}
     if models:
         s.schemas[request_schema.__name__]["properties"]["model"]["examples"] = models
-        body["examples"] = _request_examples(models)
+        body["examples"] = _request_examples(needs)
         name_schema["examples"] = models
 
     def errors(*codes: int) -> dict[str, Any]:
