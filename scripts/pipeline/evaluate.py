@@ -37,12 +37,14 @@ def forecast_windows(
     return np.concatenate(out), np.concatenate(scales)
 
 
-def known_rows(windows: Windows, steps: int) -> Windows:
-    """The windows whose first `steps` targets are all known, cut to those steps."""
+def known_rows(windows: Windows, steps: int) -> tuple[Windows, np.ndarray]:
+    """The windows whose first `steps` targets are all known, cut to those steps, and the
+    mask (N,) that picked them."""
     keep = ~np.isnan(windows.y[:, :steps]).any(axis=1)
-    return Windows(
+    cut = Windows(
         windows.x[keep], windows.y[keep, :steps], windows.series[keep], windows.origin[keep]
     )
+    return cut, keep
 
 
 def baselines(

@@ -21,7 +21,7 @@ from scripts.pipeline.evaluate import (
 )
 from scripts.pipeline.fit import FitResult
 from scripts.pipeline.scores import Scores
-from scripts.pipeline.windows import Split, cuts
+from scripts.pipeline.windows import Split, Windows, cuts
 
 LABELS = {"model": "gatecast", "naive": "naive", "seasonal_naive": "seasonal naive"}
 
@@ -53,16 +53,17 @@ def series_stats(series: list[Series], val_fraction: float) -> list[dict[str, An
 
 
 def held_out_scores(
-    model: GateLSTM, series: list[Series], split: Split, cfg: TrainConfig
+    series: list[Series], calib: Windows, forecast: np.ndarray, cfg: TrainConfig
 ) -> dict[str, dict[str, Scores]]:
-    """One-step and full-horizon scores of the model and the baselines on the calibration
-    windows, which no training or selection step saw."""
+    """One-step and full-horizon scores of the model's calibration forecasts (N, horizon)
+    and the baselines, on the windows whose targets are known; no training or selection
+    step saw them. A forecast's first steps are the shorter forecast, for either decoder."""
     out = {}
     for label, steps in (("one_step", 1), ("horizon", cfg.horizon or 1)):
-        windows = known_rows(split.calib, steps)
-        if len(windows.x):
-            forecast, _ = forecast_windows(model, windows.x, steps)
-            out[label] = compare(series, windows, forecast, cfg.season or 1, cfg.val_fraction)
+        known, keep = known_rows(calib, steps)
+        if keep.any():
+            picked = forecast[keep, :steps]
+            out[label] = compare(series, known, picked, cfg.season or 1, cfg.val_fraction)
     return out
 
 
@@ -74,7 +75,7 @@ def build_meta(
     held = split.calib if len(split.calib.x) else split.train
     forecast, scale = forecast_windows(net, held.x, cfg.horizon or 1)
     residuals = (held.y - forecast) / scale[:, None]  # (N, horizon) scaled, NaN: no target
-    scores = held_out_scores(net, series, split, cfg) if len(split.calib.x) else {}
+    scores = held_out_scores(series, held, forecast, cfg) if held is split.calib else {}
     quantiles = residual_quantiles(torch.from_numpy(residuals))
     quantiles["source"] = "calibration" if held is split.calib else "training"
     meta = {
