@@ -32,8 +32,9 @@ os.environ.setdefault("OMP_NUM_THREADS", str(_app_config.torch_threads))
 wsgi_app = "service:create_app()"
 bind = os.environ.get("GATECAST_BIND", "127.0.0.1:8000")
 workers = _workers
-# gthread: a slow or keep-alive client occupies one of the worker's threads, not the worker.
-worker_class = "gthread"
+# gunicorn's gthread, except that each request is read whole, under GATECAST_READ_TIMEOUT,
+# before a thread takes it: slow or stalled clients hold no thread (service/worker.py).
+worker_class = "service.worker.BufferedThreadWorker"
 threads = _threads
 # A socket per worker spreads connections evenly, but a dying worker resets those queued on
 # it: turn it on only with sysctl net.ipv4.tcp_migrate_req=1 (docs/operations.md).

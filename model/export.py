@@ -19,7 +19,8 @@ import torch
 from model.network import GateLSTM
 
 FORMAT = "gatecast-checkpoint"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3 added internals_last
+READS = (2, 3)  # format versions this gatecast loads (2: internals_last is missing)
 META_FILE = "meta.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VERSION_RE = re.compile(r"^\d{8}T\d{12}Z$")  # 20261129T004512123456Z
@@ -80,10 +81,10 @@ def load(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
     meta = json.loads(raw)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: {META_FILE} is not a {FORMAT} description")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READS:
         raise ValueError(
             f"{path}: format version {meta.get('format_version')} "
-            f"(this gatecast reads {FORMAT_VERSION})"
+            f"(this gatecast reads {', '.join(map(str, READS))})"
         )
     return module.eval(), meta
 

@@ -11,6 +11,10 @@ from model.scan import linear_scan
 NORMALIZATIONS = ("none", "global", "window")
 DECODERS = ("direct", "recursive")
 
+# Steps per call of the fused LSTM when only its final state is needed: a long carried
+# sequence then never holds more than (B, RUN_CHUNK, H) outputs per layer at once.
+RUN_CHUNK = 512
+
 # Order of the quantities in the internals tensor's third dimension.
 QUANTITIES = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_state", "hidden_state")
 
@@ -102,6 +106,7 @@ class GateLSTM(nn.Module):
     num_layers: Final[int]
     context: Final[int]
     out_steps: Final[int]
+    run_chunk: Final[int]
     seasons: list[int]
     floor_abs: Final[float]
     floor_rel: Final[float]
@@ -116,6 +121,7 @@ class GateLSTM(nn.Module):
         self.num_layers = config.num_layers
         self.context = config.context
         self.out_steps = config.horizon if self.direct else 1
+        self.run_chunk = RUN_CHUNK
         self.seasons = list(config.seasons) if self.direct else []
         self.floor_abs = config.scale_floor
         self.floor_rel = config.scale_floor_rel
@@ -204,6 +210,21 @@ class GateLSTM(nn.Module):
         h, c = self.initial_state(x.size(0), h0, c0, x)
         return (x - mu) / sigma, run, mu, sigma, h, c
 
+    def run_lstm(self, seen: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The fused LSTM over scaled inputs seen (B, R) from state h, c (L, B, H): the top
+        layer's last hidden state (B, H) and the final state (L, B, H) of every layer.
+
+        Runs RUN_CHUNK steps per call, carrying the state, so memory stays (B, RUN_CHUNK, H)
+        whatever R is; a training window is one chunk, so training is unaffected.
+        """
+        r = seen.size(1)
+        top = h[-1]
+        for start in range(0, r, self.run_chunk):
+            part = seen[:, start : start + self.run_chunk].unsqueeze(-1)  # (B, <=RUN_CHUNK, 1)
+            out, (h, c) = self.lstm(part, (h, c))  # out (B, <=RUN_CHUNK, H)
+            top = out[:, -1]
+        return top, h, c
+
     def readout(self, top: Tensor) -> Tensor:
         """Recursive decoder: scaled next value from the top hidden state: (B, H) -> (B, 1)."""
         return self.head(top) if self.has_head else top
@@ -228,13 +249,13 @@ class GateLSTM(nn.Module):
         """Scaled forecast (B, horizon) from scaled history z (B, T) whose last `run` steps
         the LSTM reads, and the state hT, cT (L, B, H) after them."""
         seen = z[:, z.size(1) - run :]  # (B, R)
-        out, (h, c) = self.lstm(seen.unsqueeze(-1), (h0, c0))  # out (B, R, H)
+        top, h, c = self.run_lstm(seen, h0, c0)  # (B, H), (L, B, H)
         if self.direct:
             if horizon > self.out_steps:
                 raise ValueError(f"horizon {horizon} is beyond the {self.out_steps} trained")
-            return self.decode(out[:, -1], z)[:, :horizon], h, c
+            return self.decode(top, z)[:, :horizon], h, c
         h_obs, c_obs = h, c  # the state after the observed inputs is the one we hand back
-        step = self.readout(out[:, -1])  # (B, 1)
+        step = self.readout(top)  # (B, 1)
         preds = [step]
         for _ in range(horizon - 1):
             out, (h, c) = self.lstm(step.unsqueeze(-1), (h, c))  # (B, 1, H)
@@ -269,6 +290,20 @@ class GateLSTM(nn.Module):
         flat: list[Tensor] = self.lstm._flat_weights  # type: ignore[assignment]
         return flat
 
+    def cell_weights(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """Per layer, in PyTorch's gate order (input, forget, cell, output): W_ih transposed
+        (I, 4H), W_hh transposed (H, 4H) and the summed bias (4H,)."""
+        flat = self.weights()
+        w_ih_t: list[Tensor] = []
+        w_hh_t: list[Tensor] = []
+        biases: list[Tensor] = []
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = flat[4 * layer : 4 * layer + 4]
+            w_ih_t.append(w_ih.t())
+            w_hh_t.append(w_hh.t())
+            biases.append(b_ih + b_hh)
+        return w_ih_t, w_hh_t, biases
+
     @torch.jit.export
     def internals(
         self,
@@ -292,6 +327,33 @@ class GateLSTM(nn.Module):
         with torch.no_grad():  # a read-out, never trained through; out= needs no autograd
             return self._internals(x, horizon, h0, c0, loc, scale)
 
+    @torch.jit.export
+    def internals_last(
+        self,
+        x: Tensor,
+        horizon: int = 1,
+        h0: Tensor | None = None,
+        c0: Tensor | None = None,
+        loc: Tensor | None = None,
+        scale: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """internals, keeping only the last step: internals (B, L, 6, 1, H).
+
+        The last step is the last the LSTM ran: the last observed one, or with the recursive
+        decoder the last generated one. Every earlier observed step goes through the fused
+        LSTM in chunks (as in forward) and nothing of it is kept, so the cost is forward's
+        plus one cell step per layer and generated step.
+        """
+        with torch.no_grad():
+            return self._internals_last(x, horizon, h0, c0, loc, scale)
+
+    def check_horizon(self, horizon: int) -> None:
+        """Refuse a horizon below 1, or past the direct decoder's trained one."""
+        if horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        if self.direct and horizon > self.out_steps:
+            raise ValueError(f"horizon {horizon} is beyond the {self.out_steps} trained")
+
     def _internals(
         self,
         x: Tensor,
@@ -302,10 +364,7 @@ class GateLSTM(nn.Module):
         scale: Tensor | None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Body of internals, run without autograd."""
-        if horizon < 1:
-            raise ValueError("horizon must be at least 1")
-        if self.direct and horizon > self.out_steps:
-            raise ValueError(f"horizon {horizon} is beyond the {self.out_steps} trained")
+        self.check_horizon(horizon)
         z, t, mu, sigma, h0_, c0_ = self.prepare(x, h0, c0, loc, scale)
         b = x.size(0)
         hs, n_layers = self.hidden_size, self.num_layers
@@ -316,20 +375,14 @@ class GateLSTM(nn.Module):
         result = torch.empty(b, n_layers, 6, t + generated, hs, dtype=x.dtype)
         seen = result.narrow(3, 0, t)  # (B, L, 6, R, H)
         flat = self.weights()
-        # Per layer, gate pre-activations are bias + inp @ w_ih_t + h_prev @ w_hh_t, in
-        # PyTorch's row order (input, forget, cell, output); kept for the generated steps.
-        w_ih_t: list[Tensor] = []  # (I, 4H) each
-        w_hh_t: list[Tensor] = []  # (H, 4H) each
-        biases: list[Tensor] = []  # (4H,) each
+        weights = self.cell_weights()
+        w_ih_t, w_hh_t, biases = weights
         h_last: list[Tensor] = []
         c_last: list[Tensor] = []
         for layer in range(n_layers):
             params = flat[4 * layer : 4 * layer + 4]  # W_ih (4H, I), W_hh (4H, H), b_ih, b_hh
             state = (h0_[layer : layer + 1], c0_[layer : layer + 1])  # (1, B, H)
             out, h_n, c_n = torch.lstm(inp, state, params, True, 1, 0.0, False, False, True)
-            w_ih_t.append(params[0].t())
-            w_hh_t.append(params[1].t())
-            biases.append(params[2] + params[3])
             # All steps' input terms in one product, then each step's recurrent term from the
             # previous step's hidden state (the initial state for the first step), in place.
             pre = torch.addmm(biases[layer], inp.reshape(b * t, -1), w_ih_t[layer])
@@ -356,38 +409,83 @@ class GateLSTM(nn.Module):
         preds = [step]
         if horizon > 1:
             dst = result.narrow(3, t, horizon - 1)
-            self._generate(step, h_t, c_t, dst, preds, (w_ih_t, w_hh_t, biases))
+            h_list, c_list = list(h_t.unbind(0)), list(c_t.unbind(0))
+            self._generate(step, h_list, c_list, dst, horizon - 1, preds, weights)
         return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t, mu, sigma
+
+    def _internals_last(
+        self,
+        x: Tensor,
+        horizon: int,
+        h0: Tensor | None,
+        c0: Tensor | None,
+        loc: Tensor | None,
+        scale: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Body of internals_last, run without autograd."""
+        self.check_horizon(horizon)
+        z, t, mu, sigma, h, c = self.prepare(x, h0, c0, loc, scale)
+        seen = z[:, z.size(1) - t :]  # (B, R)
+        if t > 1:
+            _, h, c = self.run_lstm(seen[:, : t - 1], h, c)  # the state before the last step
+        weights = self.cell_weights()
+        result = torch.empty(x.size(0), self.num_layers, 6, 1, self.hidden_size, dtype=x.dtype)
+        slot = result[:, :, :, 0]  # (B, L, 6, H)
+        h_list, c_list = list(h.unbind(0)), list(c.unbind(0))
+        top = self._cell_step(seen[:, t - 1 :], h_list, c_list, slot, weights)  # (B, H)
+        h_t, c_t = torch.stack(h_list), torch.stack(c_list)  # (L, B, H), copies of the slot
+        if self.direct:
+            pred = self.decode(top, z)[:, :horizon]  # (B, horizon)
+            return pred * sigma + mu, result, h_t, c_t, mu, sigma
+        step = self.readout(top)  # (B, 1)
+        preds = [step]
+        if horizon > 1:  # each generated step overwrites the slot: the last one stays
+            self._generate(step, h_list, c_list, result, horizon - 1, preds, weights)
+        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t, mu, sigma
+
+    def _cell_step(
+        self,
+        inp: Tensor,
+        h_list: list[Tensor],
+        c_list: list[Tensor],
+        dst: Tensor,
+        weights: tuple[list[Tensor], list[Tensor], list[Tensor]],
+    ) -> Tensor:
+        """One step of every layer: input inp (B, I), state h_list and c_list (per layer
+        (B, H), replaced by the new state); writes the step's quantities into dst
+        (B, L, 6, H) and returns the top layer's hidden state (B, H)."""
+        hs = self.hidden_size
+        w_ih_t, w_hh_t, biases = weights
+        for layer in range(self.num_layers):
+            q = dst[:, layer]  # (B, 6, H)
+            pre = torch.addmm(biases[layer], inp, w_ih_t[layer])  # (B, 4H)
+            pre = pre.addmm_(h_list[layer], w_hh_t[layer]).view(-1, 4, hs)  # (B, 4, H)
+            activate(pre, q)
+            # The previous cell state may be this slot itself (generation into one slot):
+            # read element by element before it is written, which addcmul's out= allows.
+            torch.addcmul(q[:, 0] * q[:, 2], q[:, 1], c_list[layer], out=q[:, 4])
+            torch.mul(q[:, 3], q[:, 4].tanh(), out=q[:, 5])
+            h_list[layer], c_list[layer] = q[:, 5], q[:, 4]
+            inp = q[:, 5]
+        return inp
 
     def _generate(
         self,
         step: Tensor,
-        h: Tensor,
-        c: Tensor,
+        h_list: list[Tensor],
+        c_list: list[Tensor],
         dst: Tensor,
+        steps: int,
         preds: list[Tensor],
         weights: tuple[list[Tensor], list[Tensor], list[Tensor]],
     ) -> None:
-        """Feed predictions back one step at a time, writing internals into dst.
+        """Feed predictions back `steps` times, appending each scaled prediction to preds.
 
-        step (B, 1) scaled, h and c (L, B, H), dst (B, L, 6, S, H) for S generated steps;
-        each new scaled prediction is appended to preds. weights: per layer the transposed
-        W_ih (I, 4H), W_hh (H, 4H) and the summed bias (4H,).
+        step (B, 1) scaled, h_list and c_list per layer (B, H); generated step s writes its
+        quantities into dst (B, L, 6, S, H) at slot s % S, so S = steps keeps every step and
+        S = 1 only the last.
         """
-        hs = self.hidden_size
-        w_ih_t, w_hh_t, biases = weights
-        h_list = list(h.unbind(0))
-        c_list = list(c.unbind(0))
-        for s in range(dst.size(3)):
-            inp = step  # (B, I)
-            for layer in range(self.num_layers):
-                q = dst[:, layer, :, s]  # (B, 6, H)
-                pre = torch.addmm(biases[layer], inp, w_ih_t[layer])  # (B, 4H)
-                pre = pre.addmm_(h_list[layer], w_hh_t[layer]).view(-1, 4, hs)  # (B, 4, H)
-                activate(pre, q)
-                torch.addcmul(q[:, 0] * q[:, 2], q[:, 1], c_list[layer], out=q[:, 4])
-                torch.mul(q[:, 3], q[:, 4].tanh(), out=q[:, 5])
-                h_list[layer], c_list[layer] = q[:, 5], q[:, 4]
-                inp = q[:, 5]
-            step = self.readout(inp)
+        for s in range(steps):
+            top = self._cell_step(step, h_list, c_list, dst[:, :, :, s % dst.size(3)], weights)
+            step = self.readout(top)
             preds.append(step)

@@ -11,6 +11,7 @@ import torch
 
 from model.export import load
 from service.checkpoint_meta import CheckpointMeta, parse_meta
+from service.inference import ModelTraits
 from service.model_folder import Stamp
 from service.threads import pin_torch_threads
 
@@ -61,6 +62,17 @@ class LoadedModel:
         return self.meta.min_history or 1
 
     @property
+    def last_step_only(self) -> bool:
+        """Whether the module computes internals "last" alone (internals_last, format 3+);
+        older checkpoints compute every step's internals and keep the last."""
+        return self.meta.format_version >= 3
+
+    @property
+    def traits(self) -> ModelTraits:
+        """What inference needs to know of this model besides its module."""
+        return ModelTraits(direct=self.direct, last_step_only=self.last_step_only)
+
+    @property
     def quantiles(self) -> dict[str, Any]:
         """Residual quantiles for prediction intervals (read-only: shared by requests)."""
         rq = self.meta.residual_quantiles
@@ -90,6 +102,8 @@ def warm_up(module: torch.jit.ScriptModule, meta: CheckpointMeta) -> None:
         for _ in range(2):
             forecast, h, _c, _loc, _scale = module.forward(x, horizon, None, None)
             _f, internals, _h, _c, _loc, _scale = module.internals(x, horizon, None, None)
+            if meta.format_version >= 3:
+                _f, last, _h, _c, _loc, _scale = module.internals_last(x, horizon, None, None)
             run = int(module.steps_run(x.size(1), False))
     if tuple(forecast.shape) != (1, horizon) or tuple(h.shape) != (layers, 1, hidden):
         raise CheckpointError(
@@ -98,6 +112,8 @@ def warm_up(module: torch.jit.ScriptModule, meta: CheckpointMeta) -> None:
         )
     if tuple(internals.shape) != (1, layers, 6, run + generated, hidden):
         raise CheckpointError(f"the network's internals have shape {tuple(internals.shape)}")
+    if meta.format_version >= 3 and tuple(last.shape) != (1, layers, 6, 1, hidden):
+        raise CheckpointError(f"the network's last-step internals have shape {tuple(last.shape)}")
 
 
 def load_checkpoint(path: Path, name: str, version: str, stamp: Stamp) -> LoadedModel:

@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from model.export import FORMAT, FORMAT_VERSION
+from model.export import FORMAT, READS
 from model.network import DECODERS, NORMALIZATIONS
 
 
@@ -155,9 +155,9 @@ class CheckpointMeta(MetaPart):
     @field_validator("format_version")
     @classmethod
     def known_format_version(cls, value: int) -> int:
-        """The format version this gatecast reads."""
-        if value != FORMAT_VERSION:
-            raise ValueError(f"must be {FORMAT_VERSION} (this gatecast reads {FORMAT_VERSION})")
+        """A format version this gatecast reads."""
+        if value not in READS:
+            raise ValueError(f"must be one of {', '.join(map(str, READS))} (readable here)")
         return value
 
     @field_validator("created_at")

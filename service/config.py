@@ -58,6 +58,10 @@ class ServiceConfig:
     # worker loads them at every scan; a request may pin any of them). Older versions are
     # listed on /models as not kept.
     keep_versions: int = 5
+    # GATECAST_READ_TIMEOUT: seconds a client has to send a whole request, headers and body,
+    # from its first byte (or from the end of its previous request); then 408. Under gunicorn
+    # the request is read without holding a thread (service.worker).
+    read_timeout: float = 20.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -71,6 +75,10 @@ class ServiceConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", name)
+        if not 0 < self.read_timeout < math.inf:  # also rejects NaN
+            raise ConfigError(
+                f"must be a positive number of seconds, got {self.read_timeout}", "read_timeout"
+            )
         if not 0 <= self.poll_seconds < math.inf:  # also rejects NaN
             raise ConfigError(
                 f"must be 0 or a finite number, got {self.poll_seconds}", "poll_seconds"
@@ -122,6 +130,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "torch_threads": (int, "an integer"),
     "log_level": (lambda raw: raw.upper(), "a level"),
     "poll_seconds": (float, "a number of seconds"),
+    "read_timeout": (float, "a number of seconds"),
     "keep_versions": (int, "an integer"),
 }
 

@@ -46,12 +46,21 @@ class IntervalOffsets:
 
 
 @dataclass(frozen=True)
+class ModelTraits:
+    """What inference needs to know of a model besides its module."""
+
+    direct: bool  # the decoder feeds nothing back, so no steps are generated
+    last_step_only: bool  # the module has internals_last (checkpoint format 3+)
+
+
+@dataclass(frozen=True)
 class ModelOutputs:
     """One call's outputs, named; loc and scale are what the sequences were scaled by."""
 
     run: int  # observed steps the LSTM ran over: the last `run` of the T sent
+    steps: int  # steps computed: run, plus horizon - 1 generated (recursive decoder)
     forecast: torch.Tensor  # (G, horizon)
-    internals: torch.Tensor | None  # (G, L, 6, S, H), S = run + generated steps; None from forward
+    internals: torch.Tensor | None  # (G, L, 6, S, H): S = steps, or 1 from internals_last
     h: torch.Tensor  # (L, G, H) state after the observed sequence
     c: torch.Tensor  # (L, G, H)
     loc: torch.Tensor  # (G, 1)
@@ -81,17 +90,22 @@ def call_model(
     horizon: int,
     internals: InternalsMode,
     state: InitialState | None,
+    traits: ModelTraits,
 ) -> ModelOutputs:
-    """Run forward, or internals when internals are asked for, on x (G, T); outputs named."""
+    """Run forward, internals_last or internals on x (G, T), whichever builds no more than
+    is asked for; outputs named."""
     h0 = c0 = loc = scale = None
     if state is not None:
         h0, c0, loc, scale = state.h0, state.c0, state.loc, state.scale
     run = int(module.steps_run(x.size(1), state is not None))
+    steps = run + (0 if traits.direct else horizon - 1)
     if internals == "none":
         forecast, h, c, used_loc, used_scale = module.forward(x, horizon, h0, c0, loc, scale)
-        return ModelOutputs(run, forecast, None, h, c, used_loc, used_scale)
-    forecast, gates, h, c, used_loc, used_scale = module.internals(x, horizon, h0, c0, loc, scale)
-    return ModelOutputs(run, forecast, gates, h, c, used_loc, used_scale)
+        return ModelOutputs(run, steps, forecast, None, h, c, used_loc, used_scale)
+    last = internals == "last" and traits.last_step_only
+    entry = module.internals_last if last else module.internals
+    forecast, gates, h, c, used_loc, used_scale = entry(x, horizon, h0, c0, loc, scale)
+    return ModelOutputs(run, steps, forecast, gates, h, c, used_loc, used_scale)
 
 
 def run(
@@ -102,6 +116,7 @@ def run(
     state: InitialState | None,
     offsets: IntervalOffsets | None,
     return_state: bool,
+    traits: ModelTraits,
 ) -> list[SequenceResult]:
     """Forecast every sequence (T,); one model call per distinct length, in request order."""
     groups: dict[int, list[int]] = {}
@@ -113,7 +128,7 @@ def run(
         for idx in groups.values():
             x = torch.from_numpy(np.stack([sequences[i] for i in idx]))  # (G, T)
             init = None if state is None else state.select(idx, len(sequences))
-            outputs = call_model(module, x, horizon, internals, init)
+            outputs = call_model(module, x, horizon, internals, init, traits)
             results = split(outputs, x.size(1), internals, offsets, return_state)
             for j, result in zip(idx, results, strict=True):
                 out[j] = result
@@ -129,7 +144,6 @@ def split(
 ) -> list[SequenceResult]:
     """Per-sequence results of one call on G sequences of `length` observed steps."""
     gates = outputs.internals
-    steps = outputs.run if gates is None else gates.size(3)
     if gates is not None and internals == "last":
         gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
     f = outputs.forecast.numpy()  # (G, horizon)
@@ -149,7 +163,7 @@ def split(
         SequenceResult(
             length=length,
             run=outputs.run,
-            steps=steps,
+            steps=outputs.steps,
             forecast=f[j],
             lower=None if lower is None else lower[j],
             upper=None if upper is None else upper[j],

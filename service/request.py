@@ -189,13 +189,20 @@ def check_internals_size(
     model: LoadedModel,
     cfg: ServiceConfig,
 ) -> None:
-    """Refuse, before any model work, a response whose internals would pass the limit."""
+    """Refuse, before any model work, internals that would pass the limit.
+
+    What counts is what the model builds: one step per sequence for "last" (every step
+    with a checkpoint older than format 3, whose module cannot build the last alone).
+    """
     if mode == "none":
         return
     per_step = model.num_layers * 6 * model.hidden_size
     generated = 0 if model.direct else horizon - 1
     run = [n if carried else min(n, model.context) for n in lengths]
-    steps = len(lengths) if mode == "last" else sum(r + generated for r in run)
+    if mode == "last" and model.last_step_only:
+        steps = len(lengths)
+    else:
+        steps = sum(r + generated for r in run)
     if steps * per_step > cfg.max_internals_values:
         raise ApiError(
             400,

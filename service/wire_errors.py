@@ -1,4 +1,4 @@
-"""JSON for the requests gunicorn refuses itself, before the app sees them.
+"""JSON for the requests refused before the app sees them, by gunicorn or service.worker.
 
 gunicorn's HTTP parser answers malformed requests (a request line over 4094 bytes, a header
 field over 8190, control characters or obsolete folding in a header, two Content-Lengths,
@@ -10,11 +10,14 @@ the status gunicorn chose is kept. Standard library only; a no-op outside gunico
 import json
 import sys
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 CODES = {
     400: "bad_http_request",
     403: "forbidden",
+    408: "request_timeout",
+    413: "payload_too_large",
     414: "uri_too_long",
     417: "expectation_failed",
     431: "headers_too_large",
@@ -23,20 +26,28 @@ CODES = {
 }
 
 
-def json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-    """gunicorn.util.write_error's signature and job, with a JSON body."""
-    from gunicorn.util import write_nonblock
-
-    code = CODES.get(status_int, "bad_http_request")
-    body = json.dumps({"error": {"code": code, "message": mesg, "field": None}}).encode()
+def error_bytes(
+    status: int, message: str, code: str | None = None, reason: str | None = None
+) -> bytes:
+    """A whole HTTP/1.1 error response that closes the connection, with the JSON body."""
+    code = code or CODES.get(status, "bad_http_request")
+    reason = reason or HTTPStatus(status).phrase
+    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
     head = (
-        f"HTTP/1.1 {status_int} {reason}\r\n"
+        f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"X-Request-Id: {uuid.uuid4().hex}\r\n\r\n"
     )
-    write_nonblock(sock, head.encode("latin-1") + body)
+    return head.encode("latin-1") + body
+
+
+def json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error's signature and job, with a JSON body."""
+    from gunicorn.util import write_nonblock
+
+    write_nonblock(sock, error_bytes(status_int, mesg, reason=reason))
 
 
 def install() -> bool:

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from model.export import script
-from model.network import QUANTITIES, GateLSTM, NetworkConfig
+from model.network import QUANTITIES, RUN_CHUNK, GateLSTM, NetworkConfig
 from model.scan import linear_scan
 
 
@@ -225,3 +225,41 @@ def test_scan_matches_loop_and_does_not_overflow() -> None:
         got = linear_scan(a, b, dim=1)
         torch.testing.assert_close(got, torch.stack(expected, dim=1), atol=1e-6, rtol=0)
         assert torch.isfinite(got).all()
+
+
+@pytest.mark.parametrize("decoder", ["recursive", "direct"])
+@pytest.mark.parametrize(
+    ("steps", "horizon", "carried"), [(1, 1, False), (9, 1, True), (700, 4, True)]
+)
+def test_internals_last_is_the_last_step_of_internals(
+    decoder: str, steps: int, horizon: int, carried: bool
+) -> None:
+    torch.manual_seed(2)
+    cfg = NetworkConfig(
+        hidden_size=8, num_layers=2, decoder=decoder, context=16, horizon=4, seasons=[]
+    )
+    scripted = script(GateLSTM(cfg).eval())
+    x = torch.randn(3, steps).cumsum(1) + 5.0
+    state = (torch.randn(2, 3, 8) * 0.1, torch.randn(2, 3, 8) * 0.1) if carried else (None, None)
+    with torch.no_grad():
+        full = scripted.internals(x, horizon, *state)
+        last = scripted.internals_last(x, horizon, *state)
+        plain = scripted(x, horizon, *state)
+    assert last[1].shape == (3, 2, 6, 1, 8)
+    torch.testing.assert_close(last[1], full[1][:, :, :, -1:], atol=1e-5, rtol=0)
+    for got, want in zip(last[:1] + last[2:], full[:1] + full[2:], strict=True):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(last[0], plain[0], atol=1e-4, rtol=1e-5)
+
+
+def test_a_long_carried_run_goes_in_chunks_with_the_same_result() -> None:
+    net = make(16, 2)
+    x = torch.randn(2, 3 * RUN_CHUNK + 5).cumsum(1)  # four chunks, the last a short one
+    z = (x - x.mean(1, keepdim=True)) / x.std(1, correction=0, keepdim=True)
+    h0 = c0 = torch.zeros(2, 2, 16)
+    with torch.no_grad():
+        top, h, c = net.run_lstm(z, h0, c0)
+        out, (h_all, c_all) = net.lstm(z.unsqueeze(-1), (h0, c0))  # one call over every step
+    torch.testing.assert_close(top, out[:, -1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(h, h_all, atol=1e-5, rtol=0)
+    torch.testing.assert_close(c, c_all, atol=1e-5, rtol=0)

@@ -129,7 +129,7 @@ BAD = {
     ),
     "count-negative": (quantiles(count=-1), "count: Input should be greater than or equal to 0"),
     "space-raw": (quantiles(space="raw"), "must be 'scaled'"),
-    "format-version": (setting("format_version", value=3), "format_version: Value error"),
+    "format-version": (setting("format_version", value=1), "format_version: Value error"),
 }
 
 

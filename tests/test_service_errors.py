@@ -139,6 +139,7 @@ def outputs_of(forecast: list[float], scale: float = 1.0) -> ModelOutputs:
     state = torch.zeros(1, 1, 4)
     return ModelOutputs(
         run=1,
+        steps=1,
         forecast=torch.tensor([forecast]),
         internals=None,
         h=state,

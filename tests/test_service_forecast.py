@@ -59,7 +59,10 @@ def test_internals_levels_agree_with_module_forward(client, model_dir: Path) -> 
     assert last["first_step"] == full["steps"] - 1 and full["first_step"] == 0
     for layer_last, layer_all in zip(last["layers"], full["layers"], strict=True):
         for name in QUANTITIES:
-            assert layer_last[name] == [layer_all[name][-1]], name
+            # "last" runs one cell step after the fused kernel, "all" the batched gates and
+            # the scan: the same float32 values to within rounding.
+            got, want = np.asarray(layer_last[name]), np.asarray([layer_all[name][-1]])
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_internals_shapes_for_longer_horizon(client) -> None:

@@ -23,5 +23,6 @@ def forecast() -> Response:
         req.state,
         req.offsets,
         req.return_state,
+        req.model.traits,
     )
     return json_response(render(req, results))

@@ -1,0 +1,214 @@
+"""gunicorn's gthread worker, handing its threads only requests that have fully arrived.
+
+gunicorn's own gthread worker gives a connection a thread as soon as its first bytes
+arrive, and the thread then reads the rest with no deadline: a few clients that send their
+headers and stop hold every thread, /healthz included, for as long as they stay connected.
+This worker reads each request, headers and body, on its event loop without blocking, into
+a buffer (service.framing says where the request ends), under a deadline of
+GATECAST_READ_TIMEOUT seconds. Only a complete request goes to a thread, its bytes preloaded
+into gunicorn's parser, so no thread ever waits on a client. A request that misses its
+deadline gets 408, headers over MAX_HEAD bytes 431, a body over GATECAST_MAX_BODY_BYTES 413
+and broken chunk framing 400, in the service's JSON error shape; the connection is then
+drained for up to LINGER seconds, so the client reads the answer instead of a reset, and
+closed. Responses are written by the threads as before.
+
+It speaks plain HTTP/1.x: TLS and HTTP/2 end at the proxy or ingress in front of gunicorn.
+"""
+
+import contextlib
+import selectors
+import socket
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from gunicorn import http
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from service.config import ServiceConfig
+from service.framing import Complete, Framing, Refusal
+from service.wire_errors import error_bytes
+
+MAX_HEAD = 64 * 1024  # request line and headers, or trailers
+RECV_BYTES = 256 * 1024  # per recv call
+LINGER = 2.0  # seconds a refused connection is drained before it is closed
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@dataclass
+class Reading:
+    """A connection whose request is still arriving."""
+
+    framing: Framing
+    deadline: float  # monotonic time by which the whole request must be in
+    registered: bool = False  # on the poller, waiting for bytes
+    continued: bool = False  # 100 Continue sent
+    received: int = 0  # bytes so far
+
+
+class BufferedThreadWorker(ThreadWorker):
+    """gthread, with every request read whole on the event loop before a thread takes it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = ServiceConfig.from_env()  # checked by gunicorn.conf.py in the master
+        self.read_timeout = settings.read_timeout
+        self.max_body = settings.max_body_bytes
+        self.reading: dict[TConn, Reading] = {}
+        self.lingering: dict[TConn, float] = {}  # refused connections: drain until
+        self.complete: set[TConn] = set()  # requests read whole, for enqueue_req to pass on
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        """Refuse TLS here: the worker reads raw request bytes (terminate TLS in front)."""
+        super().check_config(cfg, log)
+        if cfg.is_ssl:
+            raise RuntimeError("service.worker reads plain HTTP: terminate TLS in front of it")
+
+    # -- where connections come in ------------------------------------------------------
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """A complete request goes to the thread pool; any other connection is read first.
+
+        gunicorn calls this for a new connection, for a kept-alive one that became readable
+        and for one with pipelined bytes left after a response.
+        """
+        if conn in self.complete:
+            self.complete.discard(conn)
+            super().enqueue_req(conn)
+            return
+        state = Reading(Framing(MAX_HEAD, self.max_body), time.monotonic() + self.read_timeout)
+        self.reading[conn] = state
+        conn.sock.setblocking(False)
+        if conn.parser is not None:  # bytes read ahead behind the previous request
+            ahead = conn.parser.unreader.take_buffered()
+            if ahead and self.consume(conn, state, ahead):
+                return
+        self.read_available(conn)
+
+    def on_request_readable(self, conn: TConn, _sock: socket.socket) -> None:
+        """Poller callback: more of a request arrived."""
+        if conn in self.reading:
+            self.read_available(conn)
+
+    def read_available(self, conn: TConn) -> None:
+        """Read what the socket holds without blocking; wait on the poller for the rest."""
+        state = self.reading[conn]
+        while True:
+            try:
+                data = conn.sock.recv(RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.drop(conn)
+                return
+            if not data:  # the client closed before its request was complete
+                self.drop(conn)
+                return
+            if self.consume(conn, state, data):
+                return
+        if state.framing.needs_continue() and not state.continued:
+            state.continued = True
+            send_quietly(conn.sock, CONTINUE)
+        if not state.registered:
+            state.registered = True
+            self.poller.register(
+                conn.sock, selectors.EVENT_READ, partial(self.on_request_readable, conn)
+            )
+
+    def consume(self, conn: TConn, state: Reading, data: bytes) -> bool:
+        """Feed bytes to the framing; True when the request was passed on or refused."""
+        state.received += len(data)
+        verdict = state.framing.feed(data)
+        if verdict is None:
+            return False
+        self.stop_reading(conn, state)
+        if isinstance(verdict, Refusal):
+            self.refuse(conn, verdict)
+        else:
+            self.hand_over(conn, state, verdict)
+        return True
+
+    def hand_over(self, conn: TConn, state: Reading, request: Complete) -> None:
+        """Preload the request's bytes into gunicorn's parser and queue it for a thread."""
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(request.head + bytes(state.framing.buf[request.body_start :]))
+        conn.data_ready = True  # gunicorn's handle() then reads at once
+        self.complete.add(conn)
+        self.enqueue_req(conn)
+
+    # -- refusals and deadlines ---------------------------------------------------------
+
+    def refuse(self, conn: TConn, refusal: Refusal) -> None:
+        """Answer with a JSON error, stop sending, and drain the connection a short while."""
+        send_quietly(conn.sock, error_bytes(refusal.status, refusal.message, refusal.code))
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.end(conn)
+            return
+        self.lingering[conn] = time.monotonic() + LINGER
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_linger, conn))
+
+    def on_linger(self, conn: TConn, _sock: socket.socket) -> None:
+        """Poller callback on a refused connection: discard what comes until it closes."""
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.lingering.pop(conn, None)
+            self.unregister(conn)
+            self.end(conn)
+
+    def murder_pending(self) -> None:
+        """gunicorn's own, then: 408 for requests past their deadline, close drained ones."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, state in [(c, s) for c, s in self.reading.items() if s.deadline <= now]:
+            self.stop_reading(conn, state)
+            if state.received:
+                message = f"the request did not arrive within {self.read_timeout:g} s"
+                self.refuse(conn, Refusal(408, "request_timeout", message))
+            else:  # connected and never sent a byte: nothing to answer
+                self.end(conn)
+        for conn in [c for c, until in self.lingering.items() if until <= now]:
+            del self.lingering[conn]
+            self.unregister(conn)
+            self.end(conn)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def stop_reading(self, conn: TConn, state: Reading) -> None:
+        """Forget a connection's reading state and take it off the poller."""
+        self.reading.pop(conn, None)
+        if state.registered:
+            state.registered = False
+            self.unregister(conn)
+
+    def drop(self, conn: TConn) -> None:
+        """A connection gone before its request was complete."""
+        state = self.reading.get(conn)
+        if state is not None:
+            self.stop_reading(conn, state)
+        self.end(conn)
+
+    def unregister(self, conn: TConn) -> None:
+        """Take a socket off the poller if it is on it."""
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+
+    def end(self, conn: TConn) -> None:
+        """Close a connection this worker ends itself, keeping gunicorn's count right."""
+        self.nr_conns -= 1
+        conn.close()
+
+
+def send_quietly(sock: socket.socket, data: bytes) -> None:
+    """Send a short message on a non-blocking socket; a client gone or stalled misses it."""
+    with contextlib.suppress(OSError):
+        sock.send(data)
