@@ -74,10 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="training runs SIGKILLed at spread-out moments (default 6; quick 3), plus one "
         "killed while it writes its checkpoint",
     )
+    p.add_argument("--slow-clients", type=int, default=64, help="slow clients connected at once")
     p.add_argument(
         "--slow-bytes",
         type=int,
-        help="body bytes each slow client sends at 1 byte/s (default: its whole body; quick 8)",
+        help="body bytes each slow client sends at 1 byte/s, within the read deadline "
+        "(default 15; quick 8)",
+    )
+    p.add_argument(
+        "--stall-bytes",
+        type=int,
+        default=30,
+        help="body bytes each stalling client sends at 1 byte/s: more seconds than "
+        "GATECAST_READ_TIMEOUT (20 s), so each gets 408",
     )
     p.add_argument(
         "--out",
@@ -99,7 +108,7 @@ def sizes(args: argparse.Namespace) -> None:
         ("poll", 5.0, 1.0),
         ("epochs", 20, 5),
         ("kills", 6, 3),
-        ("slow_bytes", 10**6, 8),
+        ("slow_bytes", 15, 8),
     ):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
@@ -129,21 +138,18 @@ def serving(args: argparse.Namespace, root: Path, logs: Path) -> list[Row]:
         rows += sustained_rows(
             sustained(srv, kinds, args.requests, args.concurrency, args.warmup), args.concurrency
         )
-        for limit in (False, True):
-            step(f"slow clients ({'limit' if limit else 'one'})")
-            probes, probe_concurrency = (args.concurrency, args.concurrency) if limit else (400, 8)
+        for dribble, expect in ((args.slow_bytes, 200), (args.stall_bytes, 408)):
+            step(f"{args.slow_clients} slow clients, {dribble} bytes at 1 byte/s")
             r = slow_clients(
                 srv,
                 kinds,
                 SERVED,
-                args.threads,
-                count=1,
-                until_blocked=limit,
-                dribble=args.slow_bytes,
-                probes=probes,
-                probe_concurrency=probe_concurrency,
+                count=args.slow_clients,
+                dribble=dribble,
+                probes=400,
+                probe_concurrency=8,
             )
-            rows += slow_rows(r, limit)
+            rows += slow_rows(r, expect)
     rows += kills(args, root, logs, env, kinds)
     env_s = {**env, "GATECAST_POLL_SECONDS": str(args.poll)}
     with gunicorn(root, logs / "swap.log", env=env_s, ready_path="/readyz") as srv:

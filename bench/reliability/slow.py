@@ -1,14 +1,14 @@
-"""Slow clients: requests whose body arrives one byte a second, and what other clients see.
+"""Slow clients: requests whose body arrives a byte at a time, and what other clients see.
 
-gunicorn's gthread worker reads a request in one of its GATECAST_THREADS threads, with a
-blocking socket and no deadline for the body; its main thread keeps accepting connections
-and heartbeating, so a slow body holds one thread, not the worker. A worker is blocked only
-when every one of its threads is held; then its other requests wait in its queue.
+The service's worker (service/worker.py) reads every request whole on its event loop
+before a thread takes it, under GATECAST_READ_TIMEOUT: a slow body holds a buffer, never a
+thread. Here many slow clients connect at once, and other clients' /healthz and /forecast
+requests are timed while they dribble; a slow client that outlasts the deadline gets 408.
 """
 
-import functools
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -44,6 +44,8 @@ class SlowClient(threading.Thread):
         try:
             for byte in self.tail:
                 time.sleep(self.interval)
+                if select.select([self.sock], [], [], 0)[0]:
+                    break  # the server answered early (408 past the read deadline)
                 self.sock.sendall(bytes([byte]))
             reply = http.client.HTTPResponse(self.sock)
             reply.begin()
@@ -61,12 +63,10 @@ class Slowed:
     """Other clients' requests before, during and after `slow_clients` slow bodies."""
 
     slow_clients: int
-    dribble_s: float  # how long each slow client took to send its body
-    slow_ok: int  # slow clients that got a 200 in the end
+    dribble_s: float  # how long the slow clients were connected
+    statuses: dict[int, int]  # final status of the slow clients (0: no answer) -> count
     held: dict[int, int]  # slow connections per worker pid
-    threads: int
-    blocked_workers: int  # workers holding at least `threads` slow connections
-    remaining_s: float  # dribble time left when the probes started
+    healthz_ms: list[float]  # /healthz latencies, one probe at a time, while they dribbled
     baseline: Figures  # probes before any slow client
     during: Figures  # probes while the slow clients were sending
     probes_first: bool  # the probes all ended before the first slow client did
@@ -79,59 +79,73 @@ def slow_body(model: str) -> bytes:
     return json.dumps(body).encode()
 
 
+def time_healthz(port: int, until: float, every: float = 0.2) -> list[float]:
+    """GET /healthz on a new connection every `every` s until `until`; latencies in ms."""
+    out: list[float] = []
+    while time.monotonic() < until:
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            out.append((time.perf_counter() - start) * 1000)
+        except (OSError, http.client.HTTPException):
+            out.append(float("inf"))
+        finally:
+            conn.close()
+        time.sleep(every)
+    return out
+
+
 def slow_clients(
     srv: Running,
     kinds: list[Kind],
     model: str,
-    threads: int,
     *,
     count: int,
-    until_blocked: bool,
     dribble: int,
     probes: int,
     probe_concurrency: int,
     interval: float = 1.0,
 ) -> Slowed:
-    """Connect `count` slow clients (or, with until_blocked, as many as it takes for every
-    worker to hold `threads` of them, at most 4x threads x workers), then send probes."""
+    """Connect `count` slow clients, each sending its body's last `dribble` bytes one per
+    `interval`; time /healthz and send `probes` other requests while they dribble."""
     pids = sorted(workers_ready(srv))
     body = slow_body(model)
     baseline = run_load(srv.port, kinds, probes, probe_concurrency)
-    clients: list[SlowClient] = []
-    held: dict[int, int] = dict.fromkeys(pids, 0)
+    clients = [SlowClient(srv.port, body, dribble, interval) for _ in range(count)]
     owners: dict[int, int] = {}  # client port -> worker pid
 
-    def accepted(port: int) -> bool:
+    def accepted() -> bool:
         owners.update(connection_owners(srv.port, pids))
-        return port in owners
+        return all(c.port in owners for c in clients)
 
-    cap = 4 * threads * len(pids) if until_blocked else count
-    while len(clients) < cap:
-        client = SlowClient(srv.port, body, dribble, interval)
-        clients.append(client)
-        wait_until(functools.partial(accepted, client.port), timeout=10)
-        held = {p: sum(owners.get(c.port) == p for c in clients) for p in pids}
-        if until_blocked and all(n >= threads for n in held.values()):
-            break
+    wait_until(accepted, timeout=10)
+    held = {p: sum(owners.get(c.port) == p for c in clients) for p in pids}
     started = time.monotonic()
     for client in clients:
         client.start()
-    wait = len(clients[0].tail) * interval + 60
-    probes_start = time.monotonic()
+    health: list[float] = []
+    until = started + max(1.0, min(dribble * interval, 10.0))
+    prober = threading.Thread(target=lambda: health.extend(time_healthz(srv.port, until)))
+    prober.start()
+    wait = dribble * interval + 60
     during = run_load(srv.port, kinds, probes, probe_concurrency, timeout=wait)
     probes_end = time.monotonic()
+    prober.join(wait)
     for client in clients:
         client.join(wait)
     first_end = min(c.ended or time.monotonic() for c in clients)
     after = run_load(srv.port, kinds, probes, probe_concurrency)
+    statuses: dict[int, int] = {}
+    for client in clients:
+        statuses[client.status] = statuses.get(client.status, 0) + 1
     return Slowed(
-        slow_clients=len(clients),
+        slow_clients=count,
         dribble_s=max(c.ended for c in clients) - started,
-        slow_ok=sum(c.status == 200 for c in clients),
+        statuses=statuses,
         held=held,
-        threads=threads,
-        blocked_workers=sum(n >= threads for n in held.values()),
-        remaining_s=len(clients[0].tail) * interval - (probes_start - started),
+        healthz_ms=health,
         baseline=baseline,
         during=during,
         probes_first=probes_end < first_end,
