@@ -45,6 +45,11 @@ class ServiceConfig:
     # about 45 MB of JSON. Bigger requests get 400 before any model work: ask for
     # internals "last" or "none", or send fewer or shorter sequences.
     max_internals_values: int = 4_000_000
+    # GATECAST_MAX_REQUEST_STEPS: most LSTM steps one request may run, over all its sequences
+    # (each runs over its last `context` values, or all of them after a carried state, plus
+    # any generated steps). A request's CPU time is proportional to it; the default is what
+    # a full 2 MiB body can hold.
+    max_request_steps: int = 1_048_576
     # GATECAST_API_KEYS: comma-separated bearer tokens; empty means no authentication.
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # never printed or logged
     # GATECAST_TORCH_THREADS: intra-op threads per worker process (1: one core per worker,
@@ -70,6 +75,7 @@ class ServiceConfig:
             "max_batch",
             "max_horizon",
             "max_internals_values",
+            "max_request_steps",
             "torch_threads",
             "keep_versions",
         ):
@@ -126,6 +132,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_batch": (int, "an integer"),
     "max_horizon": (int, "an integer"),
     "max_internals_values": (int, "an integer"),
+    "max_request_steps": (int, "an integer"),
     "api_keys": (lambda raw: tuple(k.strip() for k in raw.split(",") if k.strip()), "keys"),
     "torch_threads": (int, "an integer"),
     "log_level": (lambda raw: raw.upper(), "a level"),

@@ -58,6 +58,7 @@ def preprocess(state: ServiceState) -> ForecastRequest:
     lengths = [len(v) for v in values]
     check_model_limits(model, lengths, body.horizon, field)
     carried = body.state is not None
+    check_steps(lengths, carried, body.horizon, model, state.config, field)
     check_internals_size(body.internals, lengths, carried, body.horizon, model, state.config)
     initial = None
     if body.state is not None:
@@ -181,6 +182,33 @@ def check_model_limits(model: LoadedModel, lengths: list[int], horizon: int, fie
             )
 
 
+def steps_run(lengths: list[int], carried: bool, horizon: int, model: LoadedModel) -> list[int]:
+    """Per sequence, the LSTM steps a forecast runs: the observed steps it reads (the last
+    `context` values, or all after a carried state), plus generated ones (recursive)."""
+    generated = 0 if model.direct else horizon - 1
+    return [(n if carried else min(n, model.context)) + generated for n in lengths]
+
+
+def check_steps(
+    lengths: list[int],
+    carried: bool,
+    horizon: int,
+    model: LoadedModel,
+    cfg: ServiceConfig,
+    field: str,
+) -> None:
+    """Refuse, before any model work, a request whose LSTM steps pass the limit."""
+    steps = sum(steps_run(lengths, carried, horizon, model))
+    if steps > cfg.max_request_steps:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{field}: {steps} LSTM steps asked for, the limit is {cfg.max_request_steps}; "
+            "send fewer or shorter sequences, or a shorter horizon",
+            field,
+        )
+
+
 def check_internals_size(
     mode: InternalsMode,
     lengths: list[int],
@@ -197,12 +225,10 @@ def check_internals_size(
     if mode == "none":
         return
     per_step = model.num_layers * 6 * model.hidden_size
-    generated = 0 if model.direct else horizon - 1
-    run = [n if carried else min(n, model.context) for n in lengths]
     if mode == "last" and model.last_step_only:
         steps = len(lengths)
     else:
-        steps = sum(r + generated for r in run)
+        steps = sum(steps_run(lengths, carried, horizon, model))
     if steps * per_step > cfg.max_internals_values:
         raise ApiError(
             400,

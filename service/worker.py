@@ -12,6 +12,9 @@ and broken chunk framing 400, in the service's JSON error shape; the connection 
 drained for up to LINGER seconds, so the client reads the answer instead of a reset, and
 closed. Responses are written by the threads as before.
 
+Probes (GET or HEAD of PROBE_PATHS) run on a thread of their own, so /healthz never queues
+behind GATECAST_THREADS forecasts that take seconds each.
+
 It speaks plain HTTP/1.x: TLS and HTTP/2 end at the proxy or ingress in front of gunicorn.
 """
 
@@ -19,6 +22,7 @@ import contextlib
 import selectors
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -34,6 +38,14 @@ MAX_HEAD = 64 * 1024  # request line and headers, or trailers
 RECV_BYTES = 256 * 1024  # per recv call
 LINGER = 2.0  # seconds a refused connection is drained before it is closed
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+PROBE_PATHS = frozenset({b"/healthz", b"/readyz", b"/metrics"})
+
+
+def is_probe(head: bytes) -> bool:
+    """Whether a request head is GET or HEAD of a probe path (any query string aside)."""
+    method, _, rest = head.partition(b" ")
+    target = rest.partition(b" ")[0].partition(b"?")[0]
+    return method in (b"GET", b"HEAD") and target in PROBE_PATHS
 
 
 @dataclass
@@ -58,6 +70,13 @@ class BufferedThreadWorker(ThreadWorker):
         self.reading: dict[TConn, Reading] = {}
         self.lingering: dict[TConn, float] = {}  # refused connections: drain until
         self.complete: set[TConn] = set()  # requests read whole, for enqueue_req to pass on
+        self.probes: set[TConn] = set()  # of those, probes: for the probe thread
+        self.probe_pool: ThreadPoolExecutor | None = None
+
+    def init_process(self) -> None:
+        """gunicorn's set-up in the worker process, plus the probe thread (started lazily)."""
+        self.probe_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+        super().init_process()
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
@@ -76,7 +95,14 @@ class BufferedThreadWorker(ThreadWorker):
         """
         if conn in self.complete:
             self.complete.discard(conn)
-            super().enqueue_req(conn)
+            if conn in self.probes and self.probe_pool is not None:
+                self.probes.discard(conn)
+                done = self.probe_pool.submit(self.handle, conn)
+                done.add_done_callback(
+                    lambda fut: self.method_queue.defer(self.finish_request, conn, fut)
+                )
+            else:
+                super().enqueue_req(conn)
             return
         state = Reading(Framing(MAX_HEAD, self.max_body), time.monotonic() + self.read_timeout)
         self.reading[conn] = state
@@ -137,6 +163,8 @@ class BufferedThreadWorker(ThreadWorker):
         conn.parser.unreader.unread(request.head + bytes(state.framing.buf[request.body_start :]))
         conn.data_ready = True  # gunicorn's handle() then reads at once
         self.complete.add(conn)
+        if is_probe(request.head):
+            self.probes.add(conn)
         self.enqueue_req(conn)
 
     # -- refusals and deadlines ---------------------------------------------------------

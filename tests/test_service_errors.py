@@ -318,6 +318,51 @@ def test_internals_beyond_the_limit_are_refused_before_model_work(model_dir, mon
     assert fits.status_code == 200  # 12 steps x 96 = 1152 values
 
 
+def test_lstm_steps_beyond_the_limit_are_refused_before_model_work(model_dir, monkeypatch) -> None:
+    from service import create_app
+    from service.config import ServiceConfig
+
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, max_request_steps=100)
+    client = create_app(cfg).test_client()
+    monkeypatch.setattr("service.inference.run", lambda *a, **k: pytest.fail("the model ran"))
+    state = {"h": [[0.0] * 8] * 2, "c": [[0.0] * 8] * 2}
+    # tiny runs over its last 12 observations, or all of them after a carried state, and
+    # generates horizon - 1 steps: 9 x 12 = 108 steps, or 90 + 9 x 2 with a state and horizon 3.
+    for body, steps in (
+        ({"sequences": [[1.0] * 40] * 9}, 108),
+        ({"sequences": [[1.0] * 10] * 9, "state": state, "horizon": 3}, 108),
+    ):
+        err = error_of(client.post("/forecast", json={"model": "tiny", **body}), 400)
+        assert err["field"] == "sequences" and f"{steps} LSTM steps" in err["message"]
+    monkeypatch.undo()
+    ok = client.post("/forecast", json={"model": "tiny", "sequences": [[1.0] * 40] * 8})
+    assert ok.status_code == 200  # 96 steps
+
+
+def test_a_format_2_checkpoint_is_served_and_its_last_internals_charged_in_full(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    from bench.checkpoints import version_path
+    from model.export import list_checkpoints
+    from tests.test_service_registry import rewrite_meta
+
+    good = list_checkpoints(model_dir)["tiny"][-1]
+    older = rewrite_meta(good, lambda m: {**m, "format_version": 2})
+    version_path(tmp_path / "old").write_bytes(older)
+    version_path(tmp_path / "new").write_bytes(good.read_bytes())
+    cfg = ServiceConfig(model_dir=str(tmp_path), poll_seconds=0, max_internals_values=1200)
+    client = create_app(cfg).test_client()
+    # 13 steps x 96 values a step: over the limit when every step is built (format 2),
+    # one step when the module builds the last alone (format 3).
+    body = {"sequence": [float(v) for v in range(20)], "horizon": 2, "internals": "last"}
+    err = error_of(client.post("/forecast", json={"model": "old", **body}), 400)
+    assert err["field"] == "internals" and "1248 values" in err["message"]
+    new = client.post("/forecast", json={"model": "new", **body})
+    old = client.post("/forecast", json={"model": "old", **{**body, "horizon": 1}})
+    assert new.status_code == 200 and old.status_code == 200
+    assert new.get_json()["internals"]["steps"] == 13
+
+
 def test_a_scale_that_underflows_float32_is_refused(client) -> None:
     state = {"h": [[0.0] * 8] * 2, "c": [[0.0] * 8] * 2, "loc": 0.0, "scale": 1e-320}
     r = client.post("/forecast", json={"model": "tiny", "sequence": [1.0, 2.0], "state": state})
