@@ -52,7 +52,7 @@ def test_worker_memory_stays_flat_after_warm_up(soaked: Soak) -> None:
 
 
 def test_every_version_trained_is_written_and_served(soaked: Soak) -> None:
-    assert len(soaked.trainings) == 2 and soaked.skipped_trainings == 0
+    assert len(soaked.trainings) == 2  # at 40 s and 80 s
     assert all(t.version and not t.error for t in soaked.trainings), soaked.trainings
     due = soaked.trained_versions_due()
     assert due and all(soaked.served[v].answers > 0 for v in due)

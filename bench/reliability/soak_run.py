@@ -142,7 +142,6 @@ class Soak:
     minutes: list[Minute]
     kills: list[Kill]
     trainings: list[Training]
-    skipped_trainings: int  # due while the previous one still ran
     rss: list[Rss]
     initial: tuple[str, ...]  # versions in the folder when the load began
     served: dict[str, Served]
@@ -218,7 +217,9 @@ def pinned_kinds(models: list[dict[str, Any]], name: str) -> list[Kind]:
 
 
 class Trainer:
-    """Runs the training command in a thread, one run at a time, and records each run."""
+    """Runs the training command in threads and records each run. A run starts when it is
+    due, even if the one before is still going (on a busy machine one can take longer than
+    the interval): two runs write two versions, each stamped when it is saved."""
 
     def __init__(
         self, command: list[str], root: Path, name: str, started: float, wall: float
@@ -226,36 +227,42 @@ class Trainer:
         self.command, self.root, self.name = command, root, name
         self.started, self.wall = started, wall  # the load's start: monotonic and wall clock
         self.runs: list[Training] = []
-        self.skipped = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start a run, unless one is still going (then it counts as skipped)."""
-        if self._thread is not None and self._thread.is_alive():
-            self.skipped += 1
-            return
-        self._thread = threading.Thread(target=self._train, daemon=True)
-        self._thread.start()
+        """Start a run."""
+        thread = threading.Thread(target=self._train, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def join(self, timeout: float) -> None:
-        """Wait for the run in progress, if any (bounded)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait for the runs still going (bounded)."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _train(self) -> None:
         begin = time.monotonic()
         started_s = begin - self.started
         try:
-            run_train(self.command, timeout=TRAIN_TIMEOUT)
+            written = path_written(run_train(self.command, timeout=TRAIN_TIMEOUT).stdout)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
             tail = getattr(err, "stderr", None) or b""
-            last = tail.decode(errors="replace").strip().splitlines()[-1:] if tail else []
+            last = tail.decode(errors="replace").strip().splitlines()[-1:]
             error = f"{type(err).__name__}: {' '.join(last) or err}"
             self.runs.append(Training(started_s, time.monotonic() - begin, "", math.nan, error))
             return
-        newest = list_checkpoints(self.root)[self.name][-1]
-        published = newest.stat().st_ctime - self.wall  # the rename is its last status change
-        self.runs.append(Training(started_s, time.monotonic() - begin, newest.stem, published, ""))
+        published = written.stat().st_ctime - self.wall  # the rename is its last status change
+        self.runs.append(Training(started_s, time.monotonic() - begin, written.stem, published, ""))
+
+
+def path_written(stdout: bytes) -> Path:
+    """The checkpoint a training run wrote, from its "checkpoint: PATH" line (OSError when
+    it printed none)."""
+    for line in stdout.decode(errors="replace").splitlines():
+        if line.startswith("checkpoint: "):
+            return Path(line.removeprefix("checkpoint: ").strip())
+    raise FileNotFoundError("training printed no checkpoint path")
 
 
 def read_rss(srv: Running, rss: dict[int, Rss], now: float) -> None:
@@ -374,7 +381,6 @@ def soak(srv: Running, root: Path, name: str, train: list[str], plan: Plan) -> S
         minutes=by_minute(samples, started, load.seconds, list(rss.values())),
         kills=kills,
         trainings=sorted(trainer.runs, key=lambda t: t.started_s),
-        skipped_trainings=trainer.skipped,
         rss=sorted(rss.values(), key=lambda r: (r.born_s, r.pid)),
         initial=initial,
         served=served,
