@@ -14,7 +14,7 @@ TWO_MINUTES = ["--quick", "--minutes", "2", "--train-every", "40", "--kill-every
 
 @pytest.fixture(scope="module")
 def soaked() -> Soak:
-    """One 2-minute soak (about 3 minutes with the training before it)."""
+    """One 2-minute soak (about 4 minutes with the versions trained before it)."""
     return measure(settings(TWO_MINUTES))
 
 
@@ -56,7 +56,8 @@ def test_every_version_trained_is_written_and_served(soaked: Soak) -> None:
     assert all(t.version and not t.error for t in soaked.trainings), soaked.trainings
     due = soaked.trained_versions_due()
     assert due and all(soaked.served[v].answers > 0 for v in due)
-    assert set(soaked.initial) <= set(soaked.served)  # the older ones answered pinned requests
+    # pinned: the 2nd and 3rd newest at the start, then the newest of the start too
+    assert set(soaked.initial[-3:]) <= set(soaked.served)
 
 
 def test_the_report_judges_every_target_as_met(soaked: Soak) -> None:

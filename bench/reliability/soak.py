@@ -28,6 +28,7 @@ from bench.reliability.runner import SERVED, step, train_args
 from bench.reliability.soak_report import met, render
 from bench.reliability.soak_run import TRAIN_TIMEOUT, Plan, Soak, soak
 from bench.server import gunicorn
+from service.config import ServiceConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,12 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs of the first version of the served model (default 20; quick 5); the "
         "others are trained with a fifth of them, at least 1, so that each takes seconds",
     )
+    kept = ServiceConfig().keep_versions
     p.add_argument(
         "--versions",
         type=int,
-        default=3,
-        help="versions trained before the load begins, so that older ones can be pinned "
-        "(default 3)",
+        default=kept,
+        help="versions trained before the load begins, so that older ones can be pinned and "
+        "the memory baseline already holds as many versions as the service keeps "
+        f"(default {kept}: GATECAST_KEEP_VERSIONS's default)",
     )
     p.add_argument(
         "--out",
