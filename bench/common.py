@@ -46,9 +46,12 @@ def train_command(data: Path, name: str, model_dir: Path, extra: list[str]) -> l
     return [*head, "--model-dir", str(model_dir), "--quiet", *extra]
 
 
-def run_train(cmd: list[str], timeout: float) -> None:
-    """Run a train_command to its end from the repository root; raises if it fails."""
-    subprocess.run(cmd, cwd=REPO, env=repo_env(), check=True, capture_output=True, timeout=timeout)
+def run_train(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Run a train_command to its end from the repository root (output captured); raises if
+    it fails."""
+    return subprocess.run(
+        cmd, cwd=REPO, env=repo_env(), check=True, capture_output=True, timeout=timeout
+    )
 
 
 def command(module: str, argv: Sequence[str] | None = None) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.common import REPO, repo_env, wait_until
 from bench.http_client import request
-from bench.reliability.load import Figures, Kind, LoadRun, figures, mixed_kinds
+from bench.reliability.load import Figures, Kind, LoadRun, Sample, figures, mixed_kinds
 from bench.reliability.proc import owners_of, workers_ready
 from bench.server import Running, gunicorn
 
@@ -55,6 +55,53 @@ class Killed:
         return cls(**{**data, "load": Figures(**data["load"]), "errors": tuple(data["errors"])})
 
 
+@dataclass(frozen=True)
+class Shot:
+    """A worker SIGKILLed during a load run: which one, the client connections it held, when."""
+
+    pid: int
+    pids: tuple[int, ...]  # the workers just before the kill
+    ports: tuple[int, ...]  # each load thread's local port at the kill (0: no connection)
+    mapped: int  # open client connections seen on a worker (all of them, normally)
+    held: frozenset[int]  # load threads whose connection the killed worker held
+    at: float  # time.monotonic() of the kill
+
+    def lost(self, s: Sample) -> bool:
+        """Whether a sample was on one of the killed worker's connections, from the kill on."""
+        return s.thread in self.held and s.port == self.ports[s.thread] and s.end >= self.at
+
+
+def kill_busiest(srv: Running, run: LoadRun, freeze: bool = False) -> Shot:
+    """SIGKILL the worker holding the most of the run's client connections, now.
+
+    `freeze`: SIGSTOP it first and map the connections again, so that the map is exact even
+    when clients open new connections all the time (a stopped worker accepts none).
+    """
+    pids = sorted(srv.worker_pids())
+    owners = owners_of(srv.port, pids, lambda: run.ports)
+    victim = max(pids, key=lambda p: sum(o == p for o in owners.values()))
+    if freeze:
+        os.kill(victim, signal.SIGSTOP)
+        owners = owners_of(srv.port, pids, lambda: run.ports)
+    ports = tuple(run.ports)
+    held = frozenset(t for t, port in enumerate(ports) if owners.get(port) == victim)
+    mapped = sum(port in owners for port in ports if port)
+    os.kill(victim, signal.SIGKILL)
+    return Shot(victim, tuple(pids), ports, mapped, held, time.monotonic())
+
+
+def replacement(srv: Running, shot: Shot, timeout: float = 120) -> tuple[int, float]:
+    """The worker gunicorn started instead (0: none seen in time) and seconds from the kill."""
+    new: set[int] = set()
+
+    def replaced() -> bool:
+        new.update(srv.worker_pids() - set(shot.pids))
+        return bool(new)
+
+    wait_until(replaced, timeout=timeout)
+    return (min(new) if new else 0), time.monotonic() - shot.at
+
+
 def kill_worker(
     srv: Running, kinds: list[Kind], requests: int, concurrency: int, retries: int = 0
 ) -> Killed:
@@ -64,37 +111,24 @@ def kill_worker(
         srv.port, kinds, requests, concurrency, retries=retries, backoff=0.2, shared=True
     ).start()
     wait_until(lambda: run.completed() >= requests // 2, timeout=300)
-    pids = sorted(srv.worker_pids())
-    owners = owners_of(srv.port, pids, lambda: run.ports)
-    ports = list(run.ports)
-    victim = max(pids, key=lambda p: sum(o == p for o in owners.values()))
-    held = {t for t, port in enumerate(ports) if owners.get(port) == victim}
-    os.kill(victim, signal.SIGKILL)
-    killed_at = time.monotonic()
-    new: set[int] = set()
-
-    def replaced() -> bool:
-        new.update(srv.worker_pids() - set(pids))
-        return bool(new)
-
-    wait_until(replaced, timeout=120)
-    replaced_s = time.monotonic() - killed_at
+    shot = kill_busiest(srv, run)
+    new, replaced_s = replacement(srv, shot)
     samples = run.join(timeout=600)
     failed = [s for s in samples if s.status != 200]
     return Killed(
         load=figures(samples, run.finished - run.started),
         retries=retries,
-        killed_pid=victim,
-        connections=sum(bool(port) for port in ports),
-        mapped=sum(port in owners for port in ports if port),
-        held=len(held),
-        in_flight=sum(s.thread in held and s.start <= killed_at < s.end for s in samples),
+        killed_pid=shot.pid,
+        connections=sum(bool(port) for port in shot.ports),
+        mapped=shot.mapped,
+        held=len(shot.held),
+        in_flight=sum(s.thread in shot.held and s.start <= shot.at < s.end for s in samples),
         failed=len(failed),
         failing_connections=len({s.thread for s in failed}),
-        outside=sum(s.thread not in held for s in failed),
-        replacement=min(new) if new else 0,
+        outside=sum(s.thread not in shot.held for s in failed),
+        replacement=new,
         replaced_s=replaced_s,
-        ok_after=sum(s.status == 200 and s.end > killed_at for s in samples),
+        ok_after=sum(s.status == 200 and s.end > shot.at for s in samples),
         errors=tuple(sorted({s.error.split(":")[0] for s in samples if s.error})),
     )
 

@@ -6,9 +6,16 @@ request mix from its own offset, so a run does the same work however slow the ma
 With `shared=True` the threads draw from one pool of `total` instead, so every connection
 stays busy until the pool is empty (a thread on a lightly loaded worker would otherwise
 finish its share early): the kill and swap scenarios need every connection open throughout.
+With `reconnect_every=N` a thread opens a new connection after every N requests answered on
+one, so that long runs spread their connections over the workers, a replacement's included.
 Each request has a socket timeout; `stop()` ends a run early (after the current requests),
 so a scenario can end once it has seen what it waits for. Every answer is recorded with
 the local port of its connection, which says which worker gave it (see proc.py).
+
+A stream kind (`Kind.then` set) is a client that carries state: its thread sends `body`
+first, then `then` with the `state` the previous answer returned, chunk after chunk, and
+starts again after STREAM_CHUNKS chunks or a failed request. A scenario may replace
+`LoadRun.kinds` during a run with a list of the same length (new bodies for the same slots).
 """
 
 import contextlib
@@ -24,17 +31,19 @@ from typing import Any
 from bench.http_client import HOST, request
 
 BATCH = 3  # sequences in the "batch" request types
+STREAM_CHUNKS = 10  # chunks a stream sends before it starts again from a zero state
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One request type of the mix: a label and its JSON body."""
+    """One request type of the mix: a label and its JSON body (a stream's first chunk)."""
 
     name: str
     body: bytes
+    then: bytes = b""  # a stream's next chunks, sent with the state of the previous answer
 
 
-@dataclass
+@dataclass(slots=True)  # a soak keeps hundreds of thousands
 class Sample:
     """One request as the client saw it."""
 
@@ -48,6 +57,7 @@ class Sample:
     version: str
     attempts: int
     error: str = ""  # the first failed attempt: exception or status, "" when all went well
+    stateful: bool = False  # it sent a state returned by an earlier answer
 
 
 @dataclass(frozen=True)
@@ -110,9 +120,11 @@ class LoadRun:
         retries: int = 0,
         backoff: float = 0.1,
         shared: bool = False,
+        reconnect_every: int = 0,
     ) -> None:
         self.port, self.kinds, self.timeout, self.retries = port, kinds, timeout, retries
         self.backoff = backoff  # seconds before a retry
+        self.reconnect_every = reconnect_every  # requests per connection (0: keep it open)
         self.shares = [total // concurrency + (t < total % concurrency) for t in range(concurrency)]
         self._pool = total if shared else -1  # requests left to draw (-1: fixed shares)
         self.samples: list[Sample] = []
@@ -177,13 +189,18 @@ class LoadRun:
 
     def _run(self, thread: int) -> None:
         conn: http.client.HTTPConnection | None = None
+        used = 0  # requests answered on the current connection
         with contextlib.suppress(OSError):  # else the first request connects, or fails
             conn = self._connect(thread)
         self._ready.wait(self.timeout)
+        streams: dict[int, tuple[int, Any]] = {}  # stream kind -> (chunks sent, last state)
         for n in range(self.shares[thread] if self._pool < 0 else 2**62):
             if self._stop.is_set() or not self._draw():
                 break
             kind = (thread + n) % len(self.kinds)
+            chosen = self.kinds[kind]  # read once: a scenario may replace the list
+            held = streams.pop(kind, None) if chosen.then else None
+            body = chosen.body if held is None else with_state(chosen.then, held[1])
             start, error, attempts, status, version = time.monotonic(), "", 0, 0, ""
             while attempts <= self.retries:
                 if attempts:
@@ -192,12 +209,14 @@ class LoadRun:
                 try:
                     if conn is None:
                         conn = self._connect(thread)
-                    reply = request(
-                        self.port, "POST", "/forecast", self.kinds[kind].body, conn=conn
-                    )
+                    reply = request(self.port, "POST", "/forecast", body, conn=conn)
                     status = reply.status
                     if status == 200:
-                        version = reply.json()["version"]
+                        answer = reply.json()
+                        version = answer["version"]
+                        sent = 1 if held is None else held[0] + 1
+                        if chosen.then and sent < STREAM_CHUNKS:
+                            streams[kind] = (sent, answer["state"])
                     else:
                         error = error or f"HTTP {status}: {reply.body[:200]!r}"
                     break  # an HTTP answer is never retried: only lost connections are
@@ -206,14 +225,36 @@ class LoadRun:
                     if conn is not None:
                         conn.close()
                     conn = None
+                    used = 0
             end = time.monotonic()
             port, wall = self.ports[thread], time.time()
-            sample = Sample(kind, thread, port, start, end, wall, status, version, attempts, error)
+            used += conn is not None
+            if conn is not None and used == self.reconnect_every:
+                conn.close()  # the next request opens a new connection, as clients do
+                conn, used = None, 0
+            sample = Sample(
+                kind,
+                thread,
+                port,
+                start,
+                end,
+                wall,
+                status,
+                version,
+                attempts,
+                error,
+                held is not None,
+            )
             with self._lock:
                 self.samples.append(sample)
         if conn is not None:
             conn.close()
         self.ports[thread] = 0  # done: no connection
+
+
+def with_state(chunk: bytes, state: Any) -> bytes:
+    """A stream's next chunk carrying the state an earlier answer returned."""
+    return json.dumps({**json.loads(chunk), "state": state}).encode()
 
 
 def figures(samples: list[Sample], seconds: float) -> Figures:
