@@ -89,21 +89,34 @@ def check_media_type() -> None:
 
 
 def read_body(limit: int) -> bytes:
-    """The request body, refusing (413) a chunked one above `limit` bytes.
+    """The request body, refusing (413) a chunked one above `limit` bytes and (400) bad framing.
 
     The body limit has one enforcement point per transfer kind: a declared Content-Length is
     refused by the middleware before anything reads the body, on every route; a chunked
     body has no length to check, so it is refused here, the one place that reads bodies,
     once a byte past the limit arrives.
     """
-    if request.content_length is not None:
-        return request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
-    stream, data = request.stream, b""
-    while len(data) <= limit:
-        chunk = stream.read(limit + 1 - len(data))
-        if not chunk:
-            return data
-        data += chunk
+    try:
+        if request.content_length is not None:
+            return request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
+        stream, data = request.stream, b""
+        while len(data) <= limit:
+            chunk = stream.read(limit + 1 - len(data))
+            if not chunk:
+                return data
+            data += chunk
+    except OSError:
+        raise  # the client went away: nobody is left to answer
+    except Exception as err:
+        # The server's body reader refused the framing (a chunk size that is not hex, chunk
+        # data longer than declared, a malformed trailer): the client's error, and where the
+        # next request starts on this connection is unknown, so it is closed.
+        raise ApiError(
+            400,
+            "bad_http_request",
+            f"the request body is not valid HTTP framing: {err}",
+            headers={"Connection": "close"},
+        ) from None
     raise ApiError(413, "payload_too_large", f"the body is above the limit of {limit} bytes")
 
 
