@@ -218,3 +218,26 @@ def test_every_method_and_framing(server: Running, route: Route) -> None:
 def test_every_rule_is_in_the_matrix(app) -> None:
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     assert rules == {r.rule for r in ROUTES if r.rule is not None}
+
+
+@pytest.mark.parametrize(
+    ("path", "header", "status"),
+    [
+        ("/static/favicon.svg", 'If-Match: "other"', 412),
+        ("/static/favicon.svg", "Range: bytes=99999-", 416),
+        ("/static/favicon.svg", "Range: bytes=0-3", 206),
+        ("/static/favicon.svg", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT", 304),
+        ("/", "If-None-Match: *", 304),
+    ],
+)
+def test_conditional_and_range_answers(server: Running, path: str, header: str, status: int):
+    name, _, value = header.partition(": ")
+    answer = send(server.port, http_bytes("GET", path, None, {name: value}, content_type=None))
+    assert answer.status == status and answer.reason == HTTPStatus(status).phrase
+    if status >= 400:  # errors are JSON, never the file
+        assert answer.headers["content-type"] == JSON
+        assert json.loads(answer.body)["error"]["code"] == HTTP_CODES[status]
+    elif status == 206:
+        assert answer.body == b"<svg"
+    else:
+        assert answer.body == b""
