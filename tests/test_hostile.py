@@ -334,3 +334,26 @@ def test_bad_chunk_framing_closes_a_keep_alive_connection(server: Running) -> No
     body = json.loads(raw.partition(b"\r\n\r\n")[2])
     assert body["error"]["code"] == "bad_http_request"
     assert "Invalid chunk size" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        http_bytes("POST", "/forecast", None, {"Content-Length": "100"}),
+        http_bytes("POST", "/forecast", None, {"Transfer-Encoding": "chunked"}),
+    ],
+    ids=["Content-Length", "chunked"],
+)
+def test_a_body_cut_short_is_a_400(server: Running, head: bytes) -> None:
+    """The client stops sending inside the body (half-close) and still reads the answer."""
+    body = b"2\r\n{}\r\n" if b"chunked" in head else b"{}"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    error = json.loads(raw.partition(b"\r\n\r\n")[2])["error"]
+    assert error["code"] == "bad_http_request" and "ended before" in error["message"]
+    assert_healthy(server)
