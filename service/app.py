@@ -6,7 +6,7 @@ import orjson
 from flask import Flask
 
 from model.export import check_name
-from service import middleware, wire_errors
+from service import middleware, status_line, wire_errors
 from service.config import ConfigError, ServiceConfig
 from service.errors import register_error_handlers
 from service.logs import configure_logging
@@ -41,9 +41,19 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     configure_logging(cfg.log_level_number)
     configure_torch(cfg.torch_threads)
 
-    app = Flask(__name__)
+    # No static folder yet: Flask would add its rule at once, before the config below.
+    app = Flask(__name__, static_folder=None)
     # No automatic OPTIONS answers (an empty 200 text/html): OPTIONS gets the JSON 405.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    # Paths are matched as sent: werkzeug would otherwise answer `//x` or `/a//b` with a
+    # redirect whose Location is built from the client's Host header.
+    app.url_map.merge_slashes = False
+    app.static_folder = "static"
+    app.add_url_rule(
+        f"{app.static_url_path}/<path:filename>", "static", view_func=app.send_static_file
+    )
+    # "404 Not Found", not werkzeug's "404 NOT FOUND", on every status line.
+    app.wsgi_app = status_line.standard_reasons(app.wsgi_app)  # type: ignore[method-assign,assignment]
     wire_errors.install()  # under gunicorn: JSON, not HTML, for requests its parser refuses
     metrics = Metrics()
     registry = Registry(cfg.model_dir, keep=cfg.keep_versions, metrics=metrics)

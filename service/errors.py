@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -16,8 +17,10 @@ HTTP_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
 }
 
 
@@ -74,3 +77,22 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(err: Exception) -> Response:
         log.exception("unhandled error")  # traceback to the log, never to the client
         return error_response(ApiError(500, "internal", "internal server error"))
+
+    @app.after_request
+    def json_errors(response: Response) -> Response:
+        """An error status set outside the handlers gets the JSON body too.
+
+        werkzeug answers a static file's failed If-Match with 412 and the file itself as body.
+        """
+        if response.status_code < 400 or response.mimetype == "application/json":
+            return response
+        status = response.status_code
+        dropped = {"content-type", "content-length", "content-disposition"}
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
+        response.close()  # the file it was about to send
+        try:
+            message = HTTPStatus(status).description
+        except ValueError:  # a status http.HTTPStatus does not know
+            message = "error"
+        code = HTTP_CODES.get(status, "http_error")
+        return error_response(ApiError(status, code, message, None, headers))

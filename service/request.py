@@ -90,21 +90,44 @@ def check_media_type() -> None:
 
 
 def read_body(limit: int) -> bytes:
-    """The request body, refusing (413) a chunked one above `limit` bytes.
+    """The request body; 413 if chunked and over `limit` bytes, 400 if cut short or misframed.
 
     The body limit has one enforcement point per transfer kind: a declared Content-Length is
     refused by the middleware before anything reads the body, on every route; a chunked
     body has no length to check, so it is refused here, the one place that reads bodies,
     once a byte past the limit arrives.
     """
-    if request.content_length is not None:
-        return request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
-    stream, data = request.stream, b""
-    while len(data) <= limit:
-        chunk = stream.read(limit + 1 - len(data))
-        if not chunk:
+    try:
+        if request.content_length is not None:
+            data = request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
+            if len(data) < request.content_length:  # the server's reader stops at the end
+                raise EOFError("the body is shorter than its Content-Length")
             return data
-        data += chunk
+        stream, data = request.stream, b""
+        while len(data) <= limit:
+            chunk = stream.read(limit + 1 - len(data))
+            if not chunk:
+                return data
+            data += chunk
+    except (OSError, EOFError):
+        # The connection ended (or failed) inside the body: a client that only stopped
+        # sending still reads this answer; one that is gone never does.
+        raise ApiError(
+            400,
+            "bad_http_request",
+            "the connection ended before the request body did",
+            headers={"Connection": "close"},
+        ) from None
+    except Exception as err:
+        # The server's body reader refused the framing (a chunk size that is not hex, chunk
+        # data longer than declared, a malformed trailer): the client's error, and where the
+        # next request starts on this connection is unknown, so it is closed.
+        raise ApiError(
+            400,
+            "bad_http_request",
+            f"the request body is not valid HTTP framing: {err}",
+            headers={"Connection": "close"},
+        ) from None
     raise ApiError(413, "payload_too_large", f"the body is above the limit of {limit} bytes")
 
 

@@ -49,6 +49,11 @@ def chunked(chunks: list[bytes]) -> bytes:
     return head + body + b"0\r\n\r\n"
 
 
+def chunked_raw(body: bytes) -> bytes:
+    """POST /forecast with Transfer-Encoding: chunked and `body` written as it is."""
+    return http_bytes("POST", "/forecast", None, {"Transfer-Encoding": "chunked"}) + body
+
+
 def get(path: str, **headers: str | bytes) -> bytes:
     """A GET without body."""
     return http_bytes("GET", path, None, headers, content_type=None)
@@ -137,6 +142,19 @@ ROWS = [
         chunked([b'{"sequence": [', *[b"1.5," * 16384] * 32, b"1]}"]),
         413,
         "payload_too_large",
+    ),
+    Row("chunk size not hex", chunked_raw(b"zz\r\n{}\r\n0\r\n\r\n"), 400, "bad_http_request"),
+    Row(
+        "chunk longer than declared",
+        chunked_raw(b"2\r\n{}xxxx\r\n0\r\n\r\n"),
+        400,
+        "bad_http_request",
+    ),
+    Row(
+        "trailer without colon",
+        chunked_raw(b"2\r\n{}\r\n0\r\nbad trailer no colon\r\n\r\n"),
+        400,
+        "bad_http_request",
     ),
     Row(
         "two Content-Lengths",
@@ -300,3 +318,42 @@ def test_wire_errors_writer_sends_json() -> None:
         "message": "Request Line is too large (5021 > 4094)",
         "field": None,
     }
+
+
+def test_bad_chunk_framing_closes_a_keep_alive_connection(server: Running) -> None:
+    """After a body whose framing is refused, a request pipelined behind it is not served."""
+    head = http_bytes("POST", "/forecast", None, {"Transfer-Encoding": "chunked"})
+    bad = head.replace(b"Connection: close", b"Connection: keep-alive")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(bad + b"zz\r\n{}\r\n0\r\n\r\n" + get("/healthz"))
+        raw = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert raw.count(b"HTTP/1.1 ") == 1  # the pipelined GET got no answer
+    body = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "bad_http_request"
+    assert "Invalid chunk size" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        http_bytes("POST", "/forecast", None, {"Content-Length": "100"}),
+        http_bytes("POST", "/forecast", None, {"Transfer-Encoding": "chunked"}),
+    ],
+    ids=["Content-Length", "chunked"],
+)
+def test_a_body_cut_short_is_a_400(server: Running, head: bytes) -> None:
+    """The client stops sending inside the body (half-close) and still reads the answer."""
+    body = b"2\r\n{}\r\n" if b"chunked" in head else b"{}"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    error = json.loads(raw.partition(b"\r\n\r\n")[2])["error"]
+    assert error["code"] == "bad_http_request" and "ended before" in error["message"]
+    assert_healthy(server)

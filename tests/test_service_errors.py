@@ -233,6 +233,34 @@ def test_chunked_body_is_held_to_the_same_limit(small, size: int) -> None:
         assert r.status_code == 400 and r.get_json()["error"]["field"] == "sequence"
 
 
+class BadFraming(io.RawIOBase):
+    """A server's body stream that refuses the chunked framing after a few bytes."""
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def readinto(self, buffer) -> int:
+        if self.sent:
+            raise ValueError("Invalid chunk size: b'zz'")  # not an OSError: the client's fault
+        self.sent = True
+        buffer[:2] = b'{"'
+        return 2
+
+
+def test_bad_chunk_framing_is_a_400_that_closes_the_connection(client) -> None:
+    r = client.post(
+        "/forecast",
+        input_stream=io.BytesIO(b""),
+        content_type=JSON,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": BadFraming(), "wsgi.input_terminated": True},
+    )
+    assert r.request.content_length is None
+    err = error_of(r, 400)
+    assert err["code"] == "bad_http_request" and "Invalid chunk size" in err["message"]
+    assert r.headers["Connection"] == "close"
+
+
 @pytest.mark.parametrize(
     "content_type",
     [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],

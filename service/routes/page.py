@@ -40,7 +40,9 @@ def asset_version(folder: str) -> str:
     return digest.hexdigest()[:12]
 
 
-@bp.get("/")
+# Not strict: an empty path (`GET http://host HTTP/1.1`) is served here, where werkzeug would
+# redirect it to "/" with a Location built from the client's Host header.
+@bp.get("/", strict_slashes=False)
 def index() -> Response:
     """The explorer page (no API key needed; the data endpoints it calls still need one)."""
     folder = current_app.static_folder
