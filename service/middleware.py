@@ -26,7 +26,10 @@ def authorized(header: str | None, keys: tuple[bytes, ...]) -> bool:
     """
     scheme, _, token = (header or "").partition(" ")
     # Only ASCII spaces and tabs around the token are dropped (RFC 7230's OWS), nothing else.
-    candidate = token.strip(" \t").encode() if scheme.lower() == "bearer" else b""
+    # WSGI hands headers over decoded as latin-1: encoding back gives the bytes sent, which
+    # are compared with the key's UTF-8 bytes.
+    token = token.strip(" \t")
+    candidate = token.encode("latin-1") if scheme.lower() == "bearer" else b""
     match = False
     for key in keys:
         match |= hmac.compare_digest(candidate, key)

@@ -327,3 +327,17 @@ def test_request_names_never_reach_the_file_system(secured, name: str) -> None:
         WATCH.thread = None
     assert codes == warm and all(c in (400, 404) for c in codes), codes
     assert WATCH.seen == []
+
+
+def test_a_non_ascii_key_matches_the_bytes_sent(model_dir: Path) -> None:
+    key = "clé-naïve-✓"
+    cfg = ServiceConfig(model_dir=str(model_dir), poll_seconds=0, api_keys=(key,))
+    client = create_app(cfg).test_client()
+    # WSGI servers decode header bytes as latin-1; the client sent the key's UTF-8 bytes.
+    sent = ("Bearer " + key).encode().decode("latin-1")
+    assert client.get("/models", headers={"Authorization": sent}).status_code == 200
+    wrong = ("Bearer " + key).encode("latin-1", "replace").decode("latin-1")
+    assert client.get("/models", headers={"Authorization": wrong}).status_code == 401
+    assert (
+        client.get("/models", headers={"Authorization": f"Bearer \t{sent[7:]} "}).status_code == 200
+    )
