@@ -150,7 +150,7 @@ def header(args: argparse.Namespace, argv: list[str]) -> str:
         f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
         f"- machine: {os.cpu_count()} CPUs (shared), Python {platform.python_version()}, "
         f"load average at the end {os.getloadavg()[0]:.2f}\n"
-        "- server: gunicorn -c gunicorn.conf.py with its defaults (gthread, 4 threads), "
+        "- server: gunicorn -c gunicorn.conf.py with its defaults (the buffering gthread worker, 4 threads), "
         f"2 workers, loopback, GATECAST_POLL_SECONDS={args.poll:g}\n"
         f"- model: {SERVED} (2 layers x 64 units, window 24): {args.versions} versions at the "
         f"start (the first {args.epochs} epochs, the others {max(1, args.epochs // 5)})\n"
