@@ -23,6 +23,11 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 AIRLINE = REPO / "data" / "airline_passengers.csv"  # the bundled default series
+# Its first two years: a request long enough for any model trained on it (monthly, season 12).
+AIRLINE_TWO_YEARS = [
+    *(112.0, 118.0, 132.0, 129.0, 121.0, 135.0, 148.0, 148.0, 136.0, 119.0, 104.0, 118.0),
+    *(115.0, 126.0, 141.0, 135.0, 125.0, 149.0, 170.0, 170.0, 158.0, 133.0, 114.0, 140.0),
+]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

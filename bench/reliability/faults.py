@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.checkpoints import publish, version_path
-from bench.common import wait_until
+from bench.common import AIRLINE_TWO_YEARS, wait_until
 from bench.http_client import request
 from bench.server import Running
 from model.export import TEMP_PREFIX, load, silence_jit_deprecation
@@ -153,7 +153,7 @@ def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str,
     out.good = first.stem
     newer = version_path(root / "good")
     newer.write_bytes(good.read_bytes()[:1000])  # looks half-written, at a real version name
-    body = {"model": "good", "sequence": [112.0, 118.0, 132.0, 129.0, 121.0, 135.0]}
+    body = {"model": "good", "sequence": AIRLINE_TWO_YEARS}
     for _ in range(40):  # a few polls while the newer file fails
         reply = request(srv.port, "POST", "/forecast", body)
         out.asked += 1

@@ -238,7 +238,7 @@ def header(args: argparse.Namespace) -> str:
         f"\n\n- date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
         f"- machine: {os.cpu_count()} CPUs (shared), Python {platform.python_version()}, "
         f"load average at the end {load:.2f}\n"
-        f"- server: gunicorn gthread, 2 workers x {args.threads} threads, loopback\n"
+        f"- server: gunicorn, the buffering gthread worker, 2 workers x {args.threads} threads, loopback\n"
         f"- models: {SERVED} (2 layers x 64 units, window 24, {args.epochs} epochs on the "
         "airline series) and article-cell (1 unit)\n"
         f"- sizes: {args.requests} sustained requests after {args.warmup} warm-up, "

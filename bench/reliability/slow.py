@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from bench.common import wait_until
+from bench.common import AIRLINE_TWO_YEARS, wait_until
 from bench.http_client import HOST
 from bench.reliability.load import Figures, Kind, run_load
 from bench.reliability.proc import connection_owners, workers_ready
@@ -74,8 +74,8 @@ class Slowed:
 
 
 def slow_body(model: str) -> bytes:
-    """A small valid request."""
-    body = {"model": model, "sequence": [1.0, 2.0, 3.0, 4.0], "internals": "none"}
+    """A small valid request: two years of monthly values, enough for a seasonal model."""
+    body = {"model": model, "sequence": AIRLINE_TWO_YEARS, "internals": "none"}
     return json.dumps(body).encode()
 
 
