@@ -129,8 +129,13 @@ class BufferedThreadWorker(ThreadWorker):
             except OSError:
                 self.drop(conn)
                 return
-            if not data:  # the client closed before its request was complete
-                self.drop(conn)
+            if not data:  # the client stopped sending before its request was complete
+                if state.received:  # it may still read: say why nothing is served
+                    self.stop_reading(conn, state)
+                    message = "the connection ended before the request did"
+                    self.refuse(conn, Refusal(400, "bad_http_request", message))
+                else:
+                    self.drop(conn)
                 return
             if self.consume(conn, state, data):
                 return

@@ -93,12 +93,18 @@ FRAMINGS: dict[str, tuple[dict, bytes | None, bool]] = {
 }
 
 
+# Framings the worker (service/worker.py) refuses while it reads the request, before gunicorn's
+# parser or the app see it: it follows the chunks to find where the request ends.
+REFUSED_BY_WORKER = frozenset({"chunk size not hex", "chunk longer than declared"})
+
+
 def refused_by_parser(path: str, method: str, framing: str) -> bool:
-    """Whether gunicorn's HTTP parser refuses the request before the app sees it: both
-    lengths given, or `*` (asterisk-form) with a method other than OPTIONS."""
+    """Whether the request is refused before the app sees it: by the worker (chunks it cannot
+    follow) or by gunicorn's HTTP parser (both lengths given, or `*` (asterisk-form) with a
+    method other than OPTIONS)."""
     headers = FRAMINGS[framing][0]
     both = "Content-Length" in headers and "Transfer-Encoding" in headers
-    return both or (path == "*" and method != "OPTIONS")
+    return framing in REFUSED_BY_WORKER or both or (path == "*" and method != "OPTIONS")
 
 
 def expected(route: Route, method: str, framing: str) -> tuple[int, str | None]:
