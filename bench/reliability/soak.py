@@ -4,8 +4,8 @@
     python -m bench.reliability.soak --quick    # the CI version: 2 minutes, prints only
 
 The real gunicorn (`gunicorn -c gunicorn.conf.py` with its defaults, 2 workers, a short
-poll) serves the realistic `airline` model, trained here as a few versions so that older
-ones are there to pin; the load, the trainings and the kills are soak_run.py's, the report
+poll) serves the realistic `airline` model, trained here and published as a few versions so
+that older ones are there to pin; the load, the trainings and the kills are soak_run.py's, the report
 soak_report.py's.
 
 Targets (exit status 1 when one fails): no failed request other than those on a killed
@@ -23,11 +23,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.checkpoints import publish
 from bench.common import AIRLINE, REPO, run_train, train_command
 from bench.reliability.runner import SERVED, step, train_args
 from bench.reliability.soak_report import met, render
-from bench.reliability.soak_run import TRAIN_TIMEOUT, Plan, Soak, soak
+from bench.reliability.soak_run import Plan, Soak, soak
 from bench.server import gunicorn
+from model.export import list_checkpoints
 from service.config import ServiceConfig
 
 
@@ -134,12 +136,13 @@ def checked(args: argparse.Namespace) -> str:
 
 
 def prepare(root: Path, epochs: int, versions: int) -> list[str]:
-    """Train `versions` versions of the served model into root; the command for more."""
+    """Train the served model into root and publish it again as `versions` versions in all
+    (copies: older versions to pin, without a training run each); the command for more."""
     run_train(train_command(AIRLINE, SERVED, root, train_args(epochs)), timeout=900)
-    again = train_command(AIRLINE, SERVED, root, train_args(max(1, epochs // 5)))
+    first = list_checkpoints(root)[SERVED][-1]
     for _ in range(versions - 1):
-        run_train(again, timeout=TRAIN_TIMEOUT)
-    return again
+        publish(first)
+    return train_command(AIRLINE, SERVED, root, train_args(max(1, epochs // 5)))
 
 
 def header(args: argparse.Namespace, argv: list[str]) -> str:
@@ -154,7 +157,7 @@ def header(args: argparse.Namespace, argv: list[str]) -> str:
         "worker, 4 threads), "
         f"2 workers, loopback, GATECAST_POLL_SECONDS={args.poll:g}\n"
         f"- model: {SERVED} (2 layers x 64 units, window 24): {args.versions} versions at the "
-        f"start (the first {args.epochs} epochs, the others {max(1, args.epochs // 5)})\n"
+        f"start ({args.epochs} epochs, published again as each)\n"
         f"- plan: {args.minutes:g} min at concurrency {args.concurrency}; a new version every "
         f"{args.train_every:g} s, a worker SIGKILLed every {args.kill_every:g} s; a new "
         f"connection every {args.reconnect_every} requests per client; RSS read every "
