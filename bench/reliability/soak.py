@@ -5,8 +5,8 @@
 
 The real gunicorn (`gunicorn -c gunicorn.conf.py` with its defaults, 2 workers, a short
 poll) serves the realistic `airline` model, trained here and published as a few versions so
-that older ones are there to pin; the load, the trainings and the kills are soak_run.py's, the report
-soak_report.py's.
+that older ones are there to pin; the load, the trainings and the kills are soak_run.py's,
+the report soak_report.py's.
 
 Targets (exit status 1 when one fails): no failed request other than those on a killed
 worker's own connections at its kill; every worker's RSS grows at most 10% from its value
