@@ -63,7 +63,8 @@ class Lane:
 
     arrived: threading.Condition  # on the batcher lock: a leader waiting out the delay
     queue: deque[Waiter] = field(default_factory=deque)
-    queued_sequences: int = 0
+    queued_sequences: int = 0  # over the queue: what a leader waiting out the delay counts
+    queued_steps: int = 0
     busy: bool = False  # a leader is collecting or running a call
 
 
@@ -102,6 +103,7 @@ class Batcher:
                 lane = self._lanes[key] = Lane(threading.Condition(self._lock))
             lane.queue.append(me)
             lane.queued_sequences += me.sequences
+            lane.queued_steps += me.steps
             if lane.busy:
                 lane.arrived.notify()
             else:
@@ -125,6 +127,7 @@ class Batcher:
             if me in lane.queue:
                 lane.queue.remove(me)
                 lane.queued_sequences -= me.sequences
+                lane.queued_steps -= me.steps
             return False
 
     def _alone(self, me: Waiter) -> list[SequenceResult]:
@@ -145,13 +148,17 @@ class Batcher:
 
     def _take(self, lane: Lane, me: Waiter) -> list[Waiter]:
         """The leader and the requests queued after it, within the per-call limits, after
-        waiting out the delay (or until enough sequences are queued)."""
+        waiting out the delay (or until the queue would fill a call)."""
         with self._lock:
             lane.queue.remove(me)  # the leader is at the front: the first queued, or alone
             lane.queued_sequences -= me.sequences
+            lane.queued_steps -= me.steps
             if self._delay > 0:
                 deadline = time.monotonic() + self._delay
-                while me.sequences + lane.queued_sequences < self._max_sequences:
+                while (
+                    me.sequences + lane.queued_sequences < self._max_sequences
+                    and me.steps + lane.queued_steps < self._max_steps
+                ):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -165,6 +172,7 @@ class Batcher:
                     break
                 batch.append(lane.queue.popleft())
                 lane.queued_sequences -= nxt.sequences
+                lane.queued_steps -= nxt.steps
             return batch
 
     def _call(self, batch: list[Waiter]) -> None:
