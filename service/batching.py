@@ -25,9 +25,10 @@ from service.inference import SequenceResult
 from service.metrics import Metrics
 from service.request import ForecastRequest, steps_run
 
-# Seconds a queued request waits for its results before it runs on its own: far beyond any
-# call that GATECAST_MAX_REQUEST_STEPS allows, so it fires only for a lost leader.
-PATIENCE = 30.0
+# Seconds a queued request waits for its results before it runs on its own: the costliest
+# call GATECAST_MAX_REQUEST_STEPS allows takes under 10 s, a few queued ahead of it less
+# than this, so it fires only for a lost leader.
+PATIENCE = 60.0
 
 # What must match for requests to share a call: module identity, horizon, internals mode,
 # state carried, state scaled (loc and scale given).
