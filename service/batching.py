@@ -44,7 +44,8 @@ def lane_key(req: ForecastRequest) -> LaneKey:
 
 @dataclass(eq=False)
 class Waiter:
-    """One request in a lane, and what it gets back; changed only under the batcher lock."""
+    """One request in a lane, and what it gets back: its leader writes results or error,
+    then marks it done under the batcher lock."""
 
     req: ForecastRequest
     part: inference.Part
@@ -132,11 +133,18 @@ class Batcher:
             return False
 
     def _alone(self, me: Waiter) -> list[SequenceResult]:
-        """Run a request that left its lane on its own."""
-        model = me.req.model
-        return inference.run_parts(
-            model.module, [me.part], me.req.horizon, me.req.internals, model.traits
-        )[0]
+        """Run one request on its own: the unbatched call."""
+        req = me.req
+        return inference.run(
+            req.model.module,
+            req.sequences,
+            req.horizon,
+            req.internals,
+            req.state,
+            req.offsets,
+            req.return_state,
+            req.model.traits,
+        )
 
     def _lead(self, key: LaneKey, lane: Lane, me: Waiter) -> None:
         """Take a batch from the front of the lane, run it, and pass the lead on."""
@@ -183,9 +191,13 @@ class Batcher:
         model = first.model
         started = time.monotonic()
         try:
-            outputs = inference.run_parts(
-                model.module, [w.part for w in batch], first.horizon, first.internals, model.traits
-            )
+            if len(batch) == 1:
+                outputs = [self._alone(batch[0])]
+            else:
+                parts = [w.part for w in batch]
+                outputs = inference.run_parts(
+                    model.module, parts, first.horizon, first.internals, model.traits
+                )
         except Exception as err:
             if len(batch) == 1:
                 batch[0].error = err
