@@ -8,6 +8,7 @@ orjson, never through .tolist().
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, groupby
 
 import numpy as np
 import torch
@@ -181,7 +182,7 @@ def run_parts(
         raise ValueError("a state is given in some parts only")
     sequences = [seq for p in parts for seq in p.sequences]
     owner = [k for k, p in enumerate(parts) for _ in p.sequences]  # part of each sequence
-    first = np.cumsum([0] + [len(p.sequences) for p in parts]).tolist()  # part's first row
+    first = list(accumulate((len(p.sequences) for p in parts), initial=0))  # first row of each part
     state = None
     if all(carried):
         state = InitialState.concat([p.state for p in parts if p.state is not None])
@@ -198,15 +199,13 @@ def run_parts(
             # idx ascends, so the rows of one part are adjacent: split each part's own rows
             # with its own intervals and state choice.
             start = 0
-            while start < len(idx):
-                k = owner[idx[start]]
-                stop = start + 1
-                while stop < len(idx) and owner[idx[stop]] == k:
-                    stop += 1
-                rows = outputs if stop - start == len(idx) else outputs.rows(start, stop)
+            for k, members in groupby(idx, key=owner.__getitem__):
+                mine = list(members)
+                stop = start + len(mine)
+                rows = outputs if len(mine) == len(idx) else outputs.rows(start, stop)
                 part = parts[k]
                 results = split(rows, x.size(1), internals, part.offsets, part.return_state)
-                for i, result in zip(idx[start:stop], results, strict=True):
+                for i, result in zip(mine, results, strict=True):
                     out[k][i - first[k]] = result
                 start = stop
     return [[r for r in rs if r is not None] for rs in out]
