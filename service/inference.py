@@ -182,7 +182,7 @@ def run_parts(
         raise ValueError("a state is given in some parts only")
     sequences = [seq for p in parts for seq in p.sequences]
     owner = [k for k, p in enumerate(parts) for _ in p.sequences]  # part of each sequence
-    first = list(accumulate((len(p.sequences) for p in parts), initial=0))  # each part.s first row
+    first = list(accumulate((len(p.sequences) for p in parts), initial=0))  # each part's first row
     state = None
     if all(carried):
         state = InitialState.concat([p.state for p in parts if p.state is not None])
