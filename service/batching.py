@@ -52,7 +52,7 @@ class Waiter:
     sequences: int
     steps: int  # LSTM steps it runs, for the per-call limit
     queued: float  # time.monotonic() when it joined the lane
-    wake: threading.Event = field(default_factory=threading.Event)  # done, or leads now
+    wake: threading.Event | None = None  # a follower's: set when done, or when it leads now
     leads: bool = False
     done: bool = False
     results: list[SequenceResult] | None = None
@@ -63,7 +63,7 @@ class Waiter:
 class Lane:
     """The requests waiting for one kind of call, and whether a leader is at work on it."""
 
-    arrived: threading.Condition  # on the batcher lock: a leader waiting out the delay
+    arrived: threading.Condition | None  # on the batcher lock, for a delay: new arrivals
     queue: deque[Waiter] = field(default_factory=deque)
     queued_sequences: int = 0  # over the queue: what a leader waiting out the delay counts
     queued_steps: int = 0
@@ -102,12 +102,15 @@ class Batcher:
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
-                lane = self._lanes[key] = Lane(threading.Condition(self._lock))
+                arrived = threading.Condition(self._lock) if self._delay > 0 else None
+                lane = self._lanes[key] = Lane(arrived)
             lane.queue.append(me)
             lane.queued_sequences += me.sequences
             lane.queued_steps += me.steps
             if lane.busy:
-                lane.arrived.notify()
+                me.wake = threading.Event()
+                if lane.arrived is not None:
+                    lane.arrived.notify()
             else:
                 lane.busy = me.leads = True
         if not me.leads and not self._follow(lane, me):
@@ -122,6 +125,7 @@ class Batcher:
     def _follow(self, lane: Lane, me: Waiter) -> bool:
         """Wait until a leader has run this request or passed it the lead; False when it has
         waited too long and left the lane (its results, if they come, are dropped)."""
+        assert me.wake is not None  # every follower has one
         me.wake.wait(self._patience)
         with self._lock:
             if me.done or me.leads:
@@ -162,7 +166,7 @@ class Batcher:
             lane.queue.remove(me)  # the leader is at the front: the first queued, or alone
             lane.queued_sequences -= me.sequences
             lane.queued_steps -= me.steps
-            if self._delay > 0:
+            if lane.arrived is not None:
                 deadline = time.monotonic() + self._delay
                 while (
                     me.sequences + lane.queued_sequences < self._max_sequences
@@ -226,10 +230,12 @@ class Batcher:
                 if w.results is None and w.error is None:  # the leader was interrupted
                     w.error = RuntimeError("the batched model call did not finish")
                 w.done = True
-                w.wake.set()
+                if w.wake is not None:
+                    w.wake.set()
             if lane.queue:
                 nxt = lane.queue[0]
                 nxt.leads = True
+                assert nxt.wake is not None  # queued behind a leader: a follower
                 nxt.wake.set()
             else:
                 lane.busy = False
