@@ -4,10 +4,11 @@ Requests that can share a model call (the same module, horizon and internals mod
 state carried in all or none, scaled in all or none) queue in one lane. The first to find
 its lane idle leads: it waits up to GATECAST_BATCH_DELAY_US for others, takes the queue in
 arrival order up to GATECAST_BATCH_MAX sequences and GATECAST_MAX_REQUEST_STEPS LSTM steps,
-runs them with one inference.run_parts (one model call per distinct length), gives every
-request its own results and passes the lead to the first request still queued. Requests
-that arrive while a call runs queue for the next one, so calls grow with the load by
-themselves and a request that comes alone waits for nothing.
+runs them with one inference.run_parts (one model call per distinct length; a batch of one
+is the unbatched inference.run), gives every request its own results and passes the lead
+to the first request still queued. Requests that arrive while a call runs queue for the
+next one, so calls grow with the load by themselves and a request that comes alone waits
+for nothing.
 
 No lock is held during a model call: a lane's `busy` flag keeps its calls one at a time.
 When a combined call raises, its requests run again one by one, so only a bad one fails. A
