@@ -7,6 +7,7 @@ from flask import Flask
 
 from model.export import check_name
 from service import middleware, status_line, wire_errors
+from service.batching import Batcher
 from service.config import ConfigError, ServiceConfig
 from service.errors import register_error_handlers
 from service.logs import configure_logging
@@ -59,6 +60,9 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     registry = Registry(cfg.model_dir, keep=cfg.keep_versions, metrics=metrics)
     snap = registry.start(cfg.poll_seconds, wait=FIRST_SCAN_WAIT)
     schema = request_schema(cfg)
+    batcher = None
+    if cfg.batch_max > 0:
+        batcher = Batcher(cfg.batch_max, cfg.batch_delay_us, cfg.max_request_steps, metrics)
     state = ServiceState(
         config=cfg,
         registry=registry,
@@ -68,6 +72,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
             build_openapi(cfg, schema, {n: m.min_history for n, m in snap.latest.items()})
         ),
         keys=tuple(k.encode() for k in cfg.api_keys),
+        batcher=batcher,
     )
     app.extensions[EXTENSION] = state
     middleware.install(app, state)

@@ -13,6 +13,8 @@ from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIB = 1024 * 1024
+# A batch delay is a latency every batched request may pay: past a second it is a mistake.
+MAX_BATCH_DELAY_US = 1_000_000
 
 
 class ConfigError(ValueError):
@@ -67,6 +69,13 @@ class ServiceConfig:
     # from its first byte (or from the end of its previous request); then 408. Under gunicorn
     # the request is read without holding a thread (service.worker).
     read_timeout: float = 20.0
+    # GATECAST_BATCH_MAX: most sequences one model call runs for concurrent requests that a
+    # worker batches together (service.batching); 0 turns batching off. A request with more
+    # sequences runs on its own.
+    batch_max: int = 256
+    # GATECAST_BATCH_DELAY_US: microseconds the first request of a batch waits for others
+    # to join; 0: only requests that arrive while a call for the same model runs join.
+    batch_delay_us: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -81,6 +90,13 @@ class ServiceConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", name)
+        if self.batch_max < 0:
+            raise ConfigError(f"must be 0 (off) or more, got {self.batch_max}", "batch_max")
+        if not 0 <= self.batch_delay_us <= MAX_BATCH_DELAY_US:
+            raise ConfigError(
+                f"must be 0 to {MAX_BATCH_DELAY_US} microseconds, got {self.batch_delay_us}",
+                "batch_delay_us",
+            )
         if not 0 < self.read_timeout < math.inf:  # also rejects NaN
             raise ConfigError(
                 f"must be a positive number of seconds, got {self.read_timeout}", "read_timeout"
@@ -139,6 +155,8 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "poll_seconds": (float, "a number of seconds"),
     "read_timeout": (float, "a number of seconds"),
     "keep_versions": (int, "an integer"),
+    "batch_max": (int, "an integer number of sequences"),
+    "batch_delay_us": (int, "an integer number of microseconds"),
 }
 
 

@@ -1,12 +1,14 @@
 """Pure inference: float32 sequences and an initial state in, one named result per sequence out.
 
-Sequences are run in one model call per distinct length. Results stay numpy float32 arrays
-that are views into the model's output tensors; the response is serialized straight from
-them by orjson, never through .tolist().
+Sequences are run in one model call per distinct length, those of several requests (parts)
+together when service.batching combines them. Results stay numpy float32 arrays that are
+views into the model's output tensors; the response is serialized straight from them by
+orjson, never through .tolist().
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, groupby
 
 import numpy as np
 import torch
@@ -34,6 +36,25 @@ class InitialState:
             self.c0.index_select(1, pick),
             None if self.loc is None else self.loc.index_select(0, pick),
             None if self.scale is None else self.scale.index_select(0, pick),
+        )
+
+    @staticmethod
+    def concat(states: Sequence["InitialState"]) -> "InitialState":
+        """The states of several parts as one, their rows in order; all scaled or none."""
+        if len(states) == 1:
+            return states[0]
+        scaled = [s.loc is not None and s.scale is not None for s in states]
+        if any(scaled) and not all(scaled):
+            raise ValueError("the states to concatenate are scaled in some parts only")
+        loc = scale = None
+        if all(scaled):
+            loc = torch.cat([s.loc for s in states if s.loc is not None])  # (B,)
+            scale = torch.cat([s.scale for s in states if s.scale is not None])
+        return InitialState(
+            torch.cat([s.h0 for s in states], dim=1),  # (L, B, H)
+            torch.cat([s.c0 for s in states], dim=1),
+            loc,
+            scale,
         )
 
 
@@ -65,6 +86,30 @@ class ModelOutputs:
     c: torch.Tensor  # (L, G, H)
     loc: torch.Tensor  # (G, 1)
     scale: torch.Tensor  # (G, 1)
+
+    def rows(self, start: int, stop: int) -> "ModelOutputs":
+        """The outputs of sequences start..stop-1 of the call, as views."""
+        return ModelOutputs(
+            self.run,
+            self.steps,
+            self.forecast[start:stop],  # (g, horizon)
+            None if self.internals is None else self.internals[start:stop],  # (g, L, 6, S, H)
+            self.h[:, start:stop],  # (L, g, H)
+            self.c[:, start:stop],
+            self.loc[start:stop],  # (g, 1)
+            self.scale[start:stop],
+        )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One request's share of a call: its sequences, their initial state and what it asked
+    for per sequence."""
+
+    sequences: Sequence[np.ndarray]  # each (T,) float32
+    state: InitialState | None  # one row per sequence
+    offsets: IntervalOffsets | None
+    return_state: bool
 
 
 @dataclass(frozen=True)
@@ -119,20 +164,51 @@ def run(
     traits: ModelTraits,
 ) -> list[SequenceResult]:
     """Forecast every sequence (T,); one model call per distinct length, in request order."""
+    part = Part(sequences, state, offsets, return_state)
+    return run_parts(module, [part], horizon, internals, traits)[0]
+
+
+def run_parts(
+    module: torch.jit.ScriptModule,
+    parts: Sequence[Part],
+    horizon: int,
+    internals: InternalsMode,
+    traits: ModelTraits,
+) -> list[list[SequenceResult]]:
+    """Forecast the sequences of all parts together, one model call per distinct length;
+    each part gets its own results, in its order. States are given in every part or none."""
+    carried = [p.state is not None for p in parts]
+    if any(carried) and not all(carried):
+        raise ValueError("a state is given in some parts only")
+    sequences = [seq for p in parts for seq in p.sequences]
+    owner = [k for k, p in enumerate(parts) for _ in p.sequences]  # part of each sequence
+    first = list(accumulate((len(p.sequences) for p in parts), initial=0))  # each part's first row
+    state = None
+    if all(carried):
+        state = InitialState.concat([p.state for p in parts if p.state is not None])
     groups: dict[int, list[int]] = {}
     for i, seq in enumerate(sequences):
         groups.setdefault(len(seq), []).append(i)
-    out: list[SequenceResult | None] = [None] * len(sequences)
+    out: list[list[SequenceResult | None]] = [[None] * len(p.sequences) for p in parts]
     pin_torch_threads()  # request threads start with OpenMP's default thread count
     with torch.inference_mode():
         for idx in groups.values():
             x = torch.from_numpy(np.stack([sequences[i] for i in idx]))  # (G, T)
             init = None if state is None else state.select(idx, len(sequences))
             outputs = call_model(module, x, horizon, internals, init, traits)
-            results = split(outputs, x.size(1), internals, offsets, return_state)
-            for j, result in zip(idx, results, strict=True):
-                out[j] = result
-    return [r for r in out if r is not None]
+            # idx ascends, so the rows of one part are adjacent: split each part's own rows
+            # with its own intervals and state choice.
+            start = 0
+            for k, members in groupby(idx, key=owner.__getitem__):
+                mine = list(members)
+                stop = start + len(mine)
+                rows = outputs if len(mine) == len(idx) else outputs.rows(start, stop)
+                part = parts[k]
+                results = split(rows, x.size(1), internals, part.offsets, part.return_state)
+                for i, result in zip(mine, results, strict=True):
+                    out[k][i - first[k]] = result
+                start = stop
+    return [[r for r in rs if r is not None] for rs in out]
 
 
 def split(

@@ -37,6 +37,29 @@ LATENCY_BUCKETS = (
     10.0,
 )
 
+# Batch sizes, in requests and in sequences per combined call (service.batching).
+BATCH_REQUEST_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256)
+BATCH_SEQUENCE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Seconds in a batching queue: nothing for a request that comes alone, about one model call
+# for one that queues behind a call.
+QUEUE_BUCKETS = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    5.0,
+)
+
 
 class Metrics:
     """The service's metrics; the registry reports its scans and failures here."""
@@ -70,10 +93,44 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.batch_requests = Histogram(
+            "gatecast_batch_requests",
+            "Requests per batched model call (each distinct length is one call to the module).",
+            buckets=BATCH_REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_sequences = Histogram(
+            "gatecast_batch_sequences",
+            "Sequences per batched model call.",
+            buckets=BATCH_SEQUENCE_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "gatecast_batch_call_seconds",
+            "Time a batched model call took; its sum over batch_requests' sum is model time "
+            "per request.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_seconds = Histogram(
+            "gatecast_batch_queue_seconds",
+            "Time a request waited in the batching queue before its model call started.",
+            buckets=QUEUE_BUCKETS,
+            registry=self.registry,
+        )
+
     def observe(self, endpoint: str, model: str, status: int, seconds: float) -> None:
         """Record one finished request."""
         self.requests.labels(endpoint, model, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
+
+    def batch_ran(self, requests: int, sequences: int, seconds: float, waits: list[float]) -> None:
+        """Record one batched call: its size, its time and each request's time queued."""
+        self.batch_requests.observe(requests)
+        self.batch_sequences.observe(sequences)
+        self.batch_seconds.observe(seconds)
+        for wait in waits:
+            self.queue_seconds.observe(wait)
 
     def models_loaded(self, count: int) -> None:
         """Set the number of model names with a servable version."""

@@ -14,15 +14,19 @@ bp = Blueprint("forecast", __name__)
 @bp.post("/forecast")
 def forecast() -> Response:
     """Forecast, with gate internals, state and intervals as asked."""
-    req = preprocess(get_state())
-    results = inference.run(
-        req.model.module,
-        req.sequences,
-        req.horizon,
-        req.internals,
-        req.state,
-        req.offsets,
-        req.return_state,
-        req.model.traits,
-    )
+    state = get_state()
+    req = preprocess(state)
+    if state.batcher is not None:
+        results = state.batcher.run(req)
+    else:
+        results = inference.run(
+            req.model.module,
+            req.sequences,
+            req.horizon,
+            req.internals,
+            req.state,
+            req.offsets,
+            req.return_state,
+            req.model.traits,
+        )
     return json_response(render(req, results))
