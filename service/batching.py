@@ -139,17 +139,7 @@ class Batcher:
 
     def _alone(self, me: Waiter) -> list[SequenceResult]:
         """Run one request on its own: the unbatched call."""
-        req = me.req
-        return inference.run(
-            req.model.module,
-            req.sequences,
-            req.horizon,
-            req.internals,
-            req.state,
-            req.offsets,
-            req.return_state,
-            req.model.traits,
-        )
+        return run_alone(me.req)
 
     def _lead(self, key: LaneKey, lane: Lane, me: Waiter) -> None:
         """Take a batch from the front of the lane, run it, and pass the lead on."""
@@ -241,3 +231,17 @@ class Batcher:
             else:
                 lane.busy = False
                 del self._lanes[key]
+
+
+def run_alone(req: ForecastRequest) -> list[SequenceResult]:
+    """One request's results from its own model call: the unbatched path."""
+    return inference.run(
+        req.model.module,
+        req.sequences,
+        req.horizon,
+        req.internals,
+        req.state,
+        req.offsets,
+        req.return_state,
+        req.model.traits,
+    )

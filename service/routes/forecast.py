@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response
 
-from service import inference
+from service.batching import run_alone
 from service.errors import json_response
 from service.render import render
 from service.request import preprocess
@@ -16,17 +16,5 @@ def forecast() -> Response:
     """Forecast, with gate internals, state and intervals as asked."""
     state = get_state()
     req = preprocess(state)
-    if state.batcher is not None:
-        results = state.batcher.run(req)
-    else:
-        results = inference.run(
-            req.model.module,
-            req.sequences,
-            req.horizon,
-            req.internals,
-            req.state,
-            req.offsets,
-            req.return_state,
-            req.model.traits,
-        )
+    results = state.batcher.run(req) if state.batcher is not None else run_alone(req)
     return json_response(render(req, results))
