@@ -16,7 +16,7 @@ import torch
 from kserve.protocol.rest.multiprocess.server import RESTServerProcess
 
 
-class GatecastModel(kserve.Model):  # type: ignore[misc]
+class GatecastModel(kserve.Model):
     """One TorchScript checkpoint; forward() on the instances, one step ahead."""
 
     def __init__(self, name: str, path: str) -> None:
@@ -62,5 +62,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # kserve parses sys.argv itself at import time (parse_known_args): ours were read above it.
     main(sys.argv[1:])
