@@ -69,11 +69,22 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
+        # Each label combination's child, looked up once: .labels() costs more than the
+        # update itself. Bounded like the label values (route patterns, served models).
+        self.request_children: dict[tuple[str, str, int], Counter] = {}
+        self.latency_children: dict[str, Histogram] = {}
 
     def observe(self, endpoint: str, model: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        self.requests.labels(endpoint, model, str(status)).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        counter = self.request_children.get((endpoint, model, status))
+        if counter is None:  # a race only looks the same child up twice
+            counter = self.requests.labels(endpoint, model, str(status))
+            self.request_children[(endpoint, model, status)] = counter
+        counter.inc()
+        histogram = self.latency_children.get(endpoint)
+        if histogram is None:
+            histogram = self.latency_children[endpoint] = self.latency.labels(endpoint)
+        histogram.observe(seconds)
 
     def models_loaded(self, count: int) -> None:
         """Set the number of model names with a servable version."""

@@ -9,6 +9,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from service.errors import ApiError
+from service.logs import log_fields
 from service.state import ServiceState
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -69,18 +70,17 @@ def install(app: Flask, state: ServiceState) -> None:
         rule = request.url_rule
         endpoint = rule.rule if rule is not None else "unmatched"  # bounded label values
         model = g.get("model")
-        state.metrics.observe(endpoint, model or "", response.status_code, seconds)
+        status = response.status_code
+        state.metrics.observe(endpoint, model or "", status, seconds)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,  # no query string: it could carry secrets
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "model": model,
-                    "version": g.get("version"),
-                },
-            )
+            fields: dict[str, object] = {
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,  # no query string: it could carry secrets
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "model": model,
+                "version": g.get("version"),
+            }
+            log_fields(access_log, logging.INFO, "request", fields)
         return response
