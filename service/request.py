@@ -9,13 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from flask import g
 from pydantic import ValidationError
 
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
-from service.context import current_request
+from service.context import current_g, current_request
 from service.errors import ApiError
 from service.inference import InitialState, IntervalOffsets
 from service.registry import LookupFailed
@@ -53,7 +52,8 @@ def preprocess(state: ServiceState) -> ForecastRequest:
     model = resolve(state, body.model, body.version)
     # Recorded before the model-specific checks, so that the access log and the metrics of
     # a request they refuse still name the model.
-    g.model, g.version = model.name, model.version
+    ctx = current_g()
+    ctx.model, ctx.version = model.name, model.version
     field = "sequences" if body.sequences is not None else "sequence"
     values = body.sequences if body.sequences is not None else [body.sequence or []]
     lengths = [len(v) for v in values]
