@@ -161,8 +161,10 @@ def section(results: Results | None, version: str, workers: int, skipped: str = 
         return [*lines, f"- skipped: {skipped}"]
     lines += [
         f"- KServe {version} `ModelServer` (uvicorn, FastAPI), {workers} worker processes, "
-        "REST only, its default logging; a custom `kserve.Model` whose predict() calls the "
-        "TorchScript module's forward (bench/serve/kserve_peer.py), 1 torch thread per worker",
+        "REST only, its default logging (an access line and a latency line per request); a "
+        "custom `kserve.Model` whose synchronous predict() calls the TorchScript module's "
+        "forward on each worker's event loop (bench/serve/kserve_peer.py), 1 torch thread "
+        "per worker",
         "- gatecast as above; the two servers alternate case by case, same client, same "
         "request counts",
         "",
