@@ -283,13 +283,20 @@ def compare_kserve(
         return measure_case(args, run, url, body, c, args.requests)
 
     log = tmp / "kserve.log"
-    with peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url:
-        results = peer.compare(measure_one, gatecast_url, kserve_url, args.name, sequence, levels)
+    try:
+        with peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url:
+            results = peer.compare(
+                measure_one, gatecast_url, kserve_url, args.name, sequence, levels
+            )
+    except RuntimeError as err:  # gatecast's figures still get their report
+        print(err, file=sys.stderr)
+        return None, peer.section(None, "", 0, "KServe did not start (its log is printed above)")
     return results, peer.section(results, peer.kserve_version(python), args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every case and write the report; exit 1 if a request failed or a target missed."""
+    """Run every case and write the report; exit 1 if a request failed, a target missed or
+    KServe, where its environment exists, did not start."""
     args = build_parser().parse_args(argv)
     client = args.client
     if client == "auto":
@@ -321,4 +328,5 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(r.failed for r in results.values())
     checks = targets(results, args.batch) + (peer.targets(peer_results) if peer_results else [])
     missed = any(not ok for what, ok, _ in checks if "informational" not in what)
-    return 1 if failed or missed else 0
+    peer_failed = args.kserve_python.exists() and peer_results is None
+    return 1 if failed or missed or peer_failed else 0
