@@ -50,12 +50,16 @@ class GatecastModel(kserve.Model):
 
 
 def main(argv: list[str]) -> None:
-    """Serve CHECKPOINT as NAME on 127.0.0.1:PORT (REST only) with WORKERS processes."""
+    """Serve CHECKPOINT as NAME on PORT (REST only) with WORKERS processes.
+
+    KServe listens on every interface (it has no setting for the address); the benchmark
+    sends only to 127.0.0.1.
+    """
     path, name, port = argv[0], argv[1], int(argv[2])
     workers = int(argv[3]) if len(argv) > 3 else 2
     model = GatecastModel(name, path)
     # KServe kills a spawned worker that has not answered its liveness ping within 5 s; on a
-    # busy 2-core machine importing torch takes longer, so the workers never came up.
+    # busy 2-core machine importing torch can take longer, and it would kill them in a loop.
     RESTServerProcess.is_alive.__defaults__ = (60.0,)
     server = kserve.ModelServer(http_port=port, workers=workers, enable_grpc=False)
     server.start([model])
