@@ -92,6 +92,10 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
+        # Each label combination's child, looked up once: .labels() costs more than the
+        # update itself. Bounded like the label values (route patterns, served models).
+        self.request_children: dict[tuple[str, str, int], Counter] = {}
+        self.latency_children: dict[str, Histogram] = {}
 
         self.batch_requests = Histogram(
             "gatecast_batch_requests",
@@ -121,8 +125,15 @@ class Metrics:
 
     def observe(self, endpoint: str, model: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        self.requests.labels(endpoint, model, str(status)).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        counter = self.request_children.get((endpoint, model, status))
+        if counter is None:  # a race only looks the same child up twice
+            counter = self.requests.labels(endpoint, model, str(status))
+            self.request_children[(endpoint, model, status)] = counter
+        counter.inc()
+        histogram = self.latency_children.get(endpoint)
+        if histogram is None:
+            histogram = self.latency_children[endpoint] = self.latency.labels(endpoint)
+        histogram.observe(seconds)
 
     def batch_ran(self, requests: int, sequences: int, seconds: float, waits: list[float]) -> None:
         """Record one batched call: its size, its time and each request's time queued."""

@@ -6,9 +6,11 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 
+from service.context import current_g, current_request
 from service.errors import ApiError
+from service.logs import log_fields
 from service.state import ServiceState
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -42,11 +44,12 @@ def install(app: Flask, state: ServiceState) -> None:
 
     @app.before_request
     def begin() -> None:
-        g.start = time.perf_counter()
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
-        needs_key = bool(state.keys) and request.endpoint not in EXEMPT_ENDPOINTS
-        if needs_key and not authorized(request.headers.get("Authorization"), state.keys):
+        req, ctx = current_request(), current_g()
+        ctx.start = time.perf_counter()
+        given = req.headers.get("X-Request-Id", "")
+        ctx.request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
+        needs_key = bool(state.keys) and req.endpoint not in EXEMPT_ENDPOINTS
+        if needs_key and not authorized(req.headers.get("Authorization"), state.keys):
             raise ApiError(
                 401,
                 "unauthorized",
@@ -55,7 +58,7 @@ def install(app: Flask, state: ServiceState) -> None:
             )
         # The declared length, before anything reads the body; a chunked body has none and
         # is held to the limit where it is read (service.request.read_body explains both).
-        length = request.content_length
+        length = req.content_length
         if length is not None and length > limit:
             raise ApiError(
                 413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}"
@@ -63,24 +66,24 @@ def install(app: Flask, state: ServiceState) -> None:
 
     @app.after_request
     def finish(response: Response) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
+        req, ctx = current_request(), current_g()
+        request_id = ctx.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-Id"] = request_id
-        seconds = time.perf_counter() - g.get("start", time.perf_counter())
-        rule = request.url_rule
+        seconds = time.perf_counter() - ctx.get("start", time.perf_counter())
+        rule = req.url_rule
         endpoint = rule.rule if rule is not None else "unmatched"  # bounded label values
-        model = g.get("model")
-        state.metrics.observe(endpoint, model or "", response.status_code, seconds)
+        model = ctx.get("model")
+        status = response.status_code
+        state.metrics.observe(endpoint, model or "", status, seconds)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,  # no query string: it could carry secrets
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "model": model,
-                    "version": g.get("version"),
-                },
-            )
+            fields: dict[str, object] = {
+                "request_id": request_id,
+                "method": req.method,
+                "path": req.path,  # no query string: it could carry secrets
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "model": model,
+                "version": ctx.get("version"),
+            }
+            log_fields(access_log, logging.INFO, "request", fields)
         return response

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from flask import g, request
 from pydantic import ValidationError
 
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
+from service.context import current_g, current_request
 from service.errors import ApiError
 from service.inference import InitialState, IntervalOffsets
 from service.registry import LookupFailed
@@ -52,7 +52,8 @@ def preprocess(state: ServiceState) -> ForecastRequest:
     model = resolve(state, body.model, body.version)
     # Recorded before the model-specific checks, so that the access log and the metrics of
     # a request they refuse still name the model.
-    g.model, g.version = model.name, model.version
+    ctx = current_g()
+    ctx.model, ctx.version = model.name, model.version
     field = "sequences" if body.sequences is not None else "sequence"
     values = body.sequences if body.sequences is not None else [body.sequence or []]
     lengths = [len(v) for v in values]
@@ -82,8 +83,9 @@ def preprocess(state: ServiceState) -> ForecastRequest:
 
 def check_media_type() -> None:
     """Refuse (415) a body that is not declared as UTF-8 JSON."""
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if request.mimetype != "application/json" or charset not in UTF8:
+    req = current_request()
+    charset = req.mimetype_params.get("charset", "utf-8").lower()
+    if req.mimetype != "application/json" or charset not in UTF8:
         raise ApiError(
             415, "unsupported_media_type", "send the body as Content-Type: application/json (UTF-8)"
         )
@@ -97,13 +99,14 @@ def read_body(limit: int) -> bytes:
     body has no length to check, so it is refused here, the one place that reads bodies,
     once a byte past the limit arrives.
     """
+    req = current_request()
     try:
-        if request.content_length is not None:
-            data = request.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
-            if len(data) < request.content_length:  # the server's reader stops at the end
+        if req.content_length is not None:
+            data = req.get_data(cache=False)  # at most `limit` bytes: the middleware saw to it
+            if len(data) < req.content_length:  # the server's reader stops at the end
                 raise EOFError("the body is shorter than its Content-Length")
             return data
-        stream, data = request.stream, b""
+        stream, data = req.stream, b""
         while len(data) <= limit:
             chunk = stream.read(limit + 1 - len(data))
             if not chunk:

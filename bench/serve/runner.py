@@ -9,6 +9,10 @@ all; a batch of 32 such sequences with internals none and all. Each at concurren
 after a warm-up. Targets: (1) forecast/none reaches half the /healthz rate, (2) internals
 "all" has p50 < 10 ms at concurrency 1, (3) a batch of 32 costs < 4x one sequence (p50 at
 concurrency 1, internals none).
+
+Then, when KServe's virtual environment exists (--kserve-python), /healthz and /forecast
+(internals none) next to KServe's ModelServer on the same checkpoint at concurrency 1, 8
+and 32, with the targets (K) of bench/serve/peer.py.
 """
 
 import argparse
@@ -24,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import REPO
+from bench.serve import peer
 from bench.serve.load import Result, Runner, have_ab, run_ab, run_python
 from bench.serve.model import ensure_model, forward_time_us
 from bench.server import gunicorn
@@ -80,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="load generator: ApacheBench (apt-get install apache2-utils) or the "
         "bounded Python client; auto prefers ab",
+    )
+    p.add_argument(
+        "--kserve-python",
+        type=Path,
+        default=peer.DEFAULT_PYTHON,
+        help="KServe's virtual environment's python, for the peer comparison "
+        "(skipped when it does not exist)",
+    )
+    p.add_argument(
+        "--peer-concurrency",
+        default="1,8,32",
+        help="comma-separated concurrency levels of the KServe comparison",
     )
     p.add_argument(
         "--out",
@@ -153,6 +170,7 @@ def report(
     client: str,
     loads: tuple[str, str],
     forward_us: float,
+    peer_lines: list[str],
 ) -> str:
     """The markdown report."""
     import torch
@@ -205,6 +223,7 @@ def report(
         "the /healthz rate even if nothing else cost anything; the remaining "
         f"{none_us - health_us - forward_us:.0f} us are the request body, validation, tensors "
         "and serialization, and the model running colder between requests than in a tight loop",
+        *peer_lines,
     ]
     return "\n".join(lines) + "\n"
 
@@ -220,6 +239,14 @@ def median_run(runs: list[Result]) -> Result:
     )
 
 
+def measure_case(
+    args: argparse.Namespace, run: Runner, url: str, body: bytes | None, c: int, n: int
+) -> Result:
+    """One case at one concurrency: warm-up, then the median of `repeat` runs of n requests."""
+    run(url, max(args.warmup, c), c, body)  # warm-up, not recorded
+    return median_run([run(url, n, c, body) for _ in range(args.repeat)])
+
+
 def measure(
     args: argparse.Namespace, url: str, run: Runner, levels: list[int]
 ) -> dict[tuple[str, int], Result]:
@@ -229,9 +256,7 @@ def measure(
         target = f"{url}/{HEALTH}" if body is None else f"{url}/forecast"
         n = args.heavy_requests if case == f"batch{args.batch}-all" else args.requests
         for c in levels:
-            run(target, max(args.warmup, c), c, body)  # warm-up, not recorded
-            r = median_run([run(target, n, c, body) for _ in range(args.repeat)])
-            results[(case, c)] = r
+            results[(case, c)] = r = measure_case(args, run, target, body, c, n)
             print(
                 f"{case:>14} c={c}: {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                 f"p99 {r.p99_ms:7.2f} ms  failed {r.failed}",
@@ -240,8 +265,38 @@ def measure(
     return results
 
 
+def compare_kserve(
+    args: argparse.Namespace, gatecast_url: str, run: Runner, model_dir: Path, tmp: Path
+) -> tuple[peer.Results | None, list[str]]:
+    """The KServe comparison and its report section; skipped without KServe's environment."""
+    python = args.kserve_python
+    if not python.exists():
+        print(f"KServe comparison skipped: {python} not found", file=sys.stderr)
+        return None, peer.section(None, "", 0, f"{python} not found ({peer.SETUP})")
+    from model.export import list_checkpoints
+
+    checkpoint = list_checkpoints(model_dir)[args.name][-1]
+    sequence = json.loads(bodies(args.window, args.batch, args.name)["none"] or b"")["sequence"]
+    levels = sorted({int(c) for c in args.peer_concurrency.split(",")})
+
+    def measure_one(url: str, body: bytes | None, c: int) -> Result:
+        return measure_case(args, run, url, body, c, args.requests)
+
+    log = tmp / "kserve.log"
+    try:
+        with peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url:
+            results = peer.compare(
+                measure_one, gatecast_url, kserve_url, args.name, sequence, levels
+            )
+    except RuntimeError as err:  # gatecast's figures still get their report
+        print(err, file=sys.stderr)
+        return None, peer.section(None, "", 0, "KServe did not start (its log is printed above)")
+    return results, peer.section(results, peer.kserve_version(python), args.workers)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every case and write the report; exit 1 if a request failed or a target missed."""
+    """Run every case and write the report; exit 1 if a request failed, a target missed or
+    KServe, where its environment exists, did not start."""
     args = build_parser().parse_args(argv)
     client = args.client
     if client == "auto":
@@ -263,13 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         log = Path(tmp) / "gunicorn.log"
         with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
             results = measure(args, srv.url, run, levels)
+            compared = compare_kserve(args, srv.url, run, model_dir, Path(tmp))
         loads.append(load_average())
-    text = report(results, args, client, (loads[0], loads[1]), forward_us)
+    peer_results, peer_lines = compared
+    text = report(results, args, client, (loads[0], loads[1]), forward_us, peer_lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
     failed = any(r.failed for r in results.values())
-    missed = any(
-        not ok for what, ok, _ in targets(results, args.batch) if "informational" not in what
-    )
-    return 1 if failed or missed else 0
+    checks = targets(results, args.batch) + (peer.targets(peer_results) if peer_results else [])
+    missed = any(not ok for what, ok, _ in checks if "informational" not in what)
+    peer_failed = args.kserve_python.exists() and peer_results is None
+    return 1 if failed or missed or peer_failed else 0

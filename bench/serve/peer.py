@@ -1,0 +1,180 @@
+"""gatecast next to KServe's ModelServer on the same checkpoint, in the same benchmark run.
+
+KServe runs from its own virtual environment (kserve_peer.py, never a gatecast
+dependency); without it the comparison is skipped and the report says so. Paired cases,
+each at every concurrency, alternating between the two servers so that a shared machine's
+load moves both alike: gatecast GET /healthz and KServe GET /v2/health/live; gatecast POST
+/forecast (one sequence, internals none) and KServe POST /v1/models/<name>:predict with the
+same values.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.http_client import HOST, request
+from bench.serve.load import Result
+from bench.server import free_port, stop
+
+DEFAULT_PYTHON = Path("/tmp/kserve-venv/bin/python")
+SERVER_SCRIPT = Path(__file__).with_name("kserve_peer.py")
+SETUP = "python3 -m venv /tmp/kserve-venv; its pip: install torch==2.13.0, then kserve"
+STARTED = "Application startup complete"  # uvicorn's line, once per worker process
+# (case, server) pairs in the order they run and appear in the table
+CASES = (
+    ("health", "gatecast"),
+    ("health", "kserve"),
+    ("forecast", "gatecast"),
+    ("forecast", "kserve"),
+)
+HEADINGS = {
+    ("health", "gatecast"): "gatecast `/healthz`",
+    ("health", "kserve"): "KServe `/v2/health/live`",
+    ("forecast", "gatecast"): "gatecast `/forecast` (internals none)",
+    ("forecast", "kserve"): "KServe `:predict`",
+}
+
+# url, body (None: GET), concurrency -> the figures of one case (warm-up, repeated runs)
+Measure = Callable[[str, bytes | None, int], Result]
+Results = dict[tuple[str, str, int], Result]
+
+
+def kserve_version(python: Path) -> str:
+    """The kserve package's version in its environment."""
+    code = "import importlib.metadata as m; print(m.version('kserve'))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() or "unknown"
+
+
+@contextmanager
+def kserve_server(
+    python: Path, checkpoint: Path, name: str, workers: int, log: Path, timeout: float = 180
+) -> Iterator[str]:
+    """KServe serving `checkpoint` as `name` on a free loopback port; yields its base URL
+    once every worker process has started and the model answers ready. Bounded waits."""
+    port = free_port()
+    cmd = [str(python), str(SERVER_SCRIPT), str(checkpoint), name, str(port), str(workers)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready(port, name, log, workers):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"KServe did not become ready:\n{tail}")
+            time.sleep(0.5)
+        yield f"http://{HOST}:{port}"
+    finally:
+        stop(proc)
+
+
+def ready(port: int, name: str, log: Path, workers: int) -> bool:
+    """Whether all `workers` processes have started and the model says it is ready."""
+    if log.read_text(errors="replace").count(STARTED) < workers:
+        return False
+    try:
+        reply = request(port, "GET", f"/v1/models/{name}", timeout=5)
+    except OSError:
+        return False
+    return reply.status == 200 and bool(reply.json().get("ready"))
+
+
+def targets_of(
+    gatecast_url: str, kserve_url: str, name: str, sequence: list[float]
+) -> dict[tuple[str, str], tuple[str, bytes | None]]:
+    """Each (case, server): its URL and body; the same values go to both servers."""
+    forecast = json.dumps({"model": name, "sequence": sequence, "internals": "none"}).encode()
+    predict = json.dumps({"instances": [sequence]}).encode()
+    return {
+        ("health", "gatecast"): (f"{gatecast_url}/healthz", None),
+        ("health", "kserve"): (f"{kserve_url}/v2/health/live", None),
+        ("forecast", "gatecast"): (f"{gatecast_url}/forecast", forecast),
+        ("forecast", "kserve"): (f"{kserve_url}/v1/models/{name}:predict", predict),
+    }
+
+
+def compare(
+    measure: Measure,
+    gatecast_url: str,
+    kserve_url: str,
+    name: str,
+    sequence: list[float],
+    levels: list[int],
+) -> Results:
+    """Every paired case at every concurrency, the two servers alternating."""
+    urls = targets_of(gatecast_url, kserve_url, name, sequence)
+    results: Results = {}
+    for c in levels:
+        for case, server in CASES:
+            url, body = urls[(case, server)]
+            results[(case, server, c)] = r = measure(url, body, c)
+            print(
+                f"{server:>9} {case:>8} c={c}: {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
+                f"p99 {r.p99_ms:7.2f} ms  failed {r.failed}",
+                file=sys.stderr,
+            )
+    return results
+
+
+def targets(results: Results) -> list[tuple[str, bool, str]]:
+    """gatecast's /forecast at least as fast as KServe's predict (throughput and p99) at
+    every concurrency, and at c=8 at least 0.6x gatecast's own /healthz."""
+    checks = []
+    for c in sorted({c for _, _, c in results}):
+        ours, theirs = results[("forecast", "gatecast", c)], results[("forecast", "kserve", c)]
+        ok = ours.rps >= theirs.rps and ours.p99_ms <= theirs.p99_ms
+        checks.append(
+            (
+                f"(K) /forecast none >= KServe predict on req/s and p99, c={c}",
+                ok,
+                f"{ours.rps:.0f} vs {theirs.rps:.0f} req/s, p99 {ours.p99_ms:.2f} vs "
+                f"{theirs.p99_ms:.2f} ms",
+            )
+        )
+    if ("forecast", "gatecast", 8) in results:
+        ours8 = results[("forecast", "gatecast", 8)].rps
+        health8 = results[("health", "gatecast", 8)].rps
+        checks.append(
+            (
+                "(K) /forecast none >= 0.6x /healthz throughput, c=8",
+                ours8 >= 0.6 * health8,
+                f"{ours8:.0f} vs {health8:.0f} req/s = {ours8 / health8:.2f}x",
+            )
+        )
+    return checks
+
+
+def cell(r: Result) -> str:
+    """One table cell: throughput, p50 and p99 (and failures, if any)."""
+    text = f"{r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms"
+    return text + (f", {r.failed} failed" if r.failed else "")
+
+
+def section(results: Results | None, version: str, workers: int, skipped: str = "") -> list[str]:
+    """The report's comparison section: the table and the targets, or why it was skipped."""
+    lines = ["", "## Next to KServe (same checkpoint, same run)", ""]
+    if results is None:
+        return [*lines, f"- skipped: {skipped}"]
+    lines += [
+        f"- KServe {version} `ModelServer` (uvicorn, FastAPI), {workers} worker processes, "
+        "REST only, its default logging (an access line and a latency line per request); a "
+        "custom `kserve.Model` whose synchronous predict() calls the TorchScript module's "
+        "forward on each worker's event loop (bench/serve/kserve_peer.py), 1 torch thread "
+        "per worker",
+        "- gatecast as above; the two servers alternate case by case, same client, same "
+        "request counts",
+        "",
+        "| c | " + " | ".join(HEADINGS[k] for k in CASES) + " |",
+        "|---:|" + "---:|" * len(CASES),
+    ]
+    for c in sorted({c for _, _, c in results}):
+        row = " | ".join(cell(results[(case, server, c)]) for case, server in CASES)
+        lines.append(f"| {c} | {row} |")
+    lines.append("")
+    for what, ok, detail in targets(results):
+        lines.append(f"- {'PASS' if ok else 'FAIL'} {what}: {detail}")
+    return lines
