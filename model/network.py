@@ -402,16 +402,10 @@ class GateLSTM(nn.Module):
         written[:, :, 0].addcmul_(seen[:, :, 1, 0], c0_.transpose(0, 1))
         linear_scan(seen[:, :, 1], written, dim=2, out=seen[:, :, 4])
         h_t, c_t = torch.cat(h_last), torch.cat(c_last)  # (L, B, H)
-        if self.direct:
-            pred = self.decode(inp[:, -1], z)[:, :horizon]  # (B, horizon)
-            return pred * sigma + mu, result, h_t, c_t, mu, sigma
-        step = self.readout(inp[:, -1])  # (B, 1)
-        preds = [step]
-        if horizon > 1:
-            dst = result.narrow(3, t, horizon - 1)
-            h_list, c_list = list(h_t.unbind(0)), list(c_t.unbind(0))
-            self._generate(step, h_list, c_list, dst, horizon - 1, preds, weights)
-        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t, mu, sigma
+        h_list, c_list = list(h_t.unbind(0)), list(c_t.unbind(0))
+        dst = result.narrow(3, t, generated)  # (B, L, 6, horizon - 1 or 0, H)
+        pred = self._decode_internals(inp[:, -1], z, horizon, h_list, c_list, dst, weights)
+        return pred * sigma + mu, result, h_t, c_t, mu, sigma
 
     def _internals_last(
         self,
@@ -434,14 +428,30 @@ class GateLSTM(nn.Module):
         h_list, c_list = list(h.unbind(0)), list(c.unbind(0))
         top = self._cell_step(seen[:, t - 1 :], h_list, c_list, slot, weights)  # (B, H)
         h_t, c_t = torch.stack(h_list), torch.stack(c_list)  # (L, B, H), copies of the slot
+        # Each generated step overwrites the one slot: the last one stays.
+        pred = self._decode_internals(top, z, horizon, h_list, c_list, result, weights)
+        return pred * sigma + mu, result, h_t, c_t, mu, sigma
+
+    def _decode_internals(
+        self,
+        top: Tensor,
+        z: Tensor,
+        horizon: int,
+        h_list: list[Tensor],
+        c_list: list[Tensor],
+        dst: Tensor,
+        weights: tuple[list[Tensor], list[Tensor], list[Tensor]],
+    ) -> Tensor:
+        """Scaled forecast (B, horizon) from the top hidden state (B, H) and the scaled history
+        z: the direct decoder, or the recursive one generating horizon - 1 steps from the
+        state h_list, c_list and writing their quantities into dst (see _generate)."""
         if self.direct:
-            pred = self.decode(top, z)[:, :horizon]  # (B, horizon)
-            return pred * sigma + mu, result, h_t, c_t, mu, sigma
+            return self.decode(top, z)[:, :horizon]
         step = self.readout(top)  # (B, 1)
         preds = [step]
-        if horizon > 1:  # each generated step overwrites the slot: the last one stays
-            self._generate(step, h_list, c_list, result, horizon - 1, preds, weights)
-        return torch.cat(preds, dim=1) * sigma + mu, result, h_t, c_t, mu, sigma
+        if horizon > 1:
+            self._generate(step, h_list, c_list, dst, horizon - 1, preds, weights)
+        return torch.cat(preds, dim=1)
 
     def _cell_step(
         self,
