@@ -2,8 +2,9 @@
 
 Requests that can share a model call (the same module, horizon and internals mode, and a
 state carried in all or none, scaled in all or none) queue in one lane. The first to find
-its lane idle leads: it waits up to GATECAST_BATCH_DELAY_US for others, takes the queue in
-arrival order up to GATECAST_BATCH_MAX sequences and GATECAST_MAX_REQUEST_STEPS LSTM steps,
+its lane idle leads: while other requests are already in the worker, still being validated
+(`arriving`), it waits up to GATECAST_BATCH_DELAY_US for them to join; then it takes the
+queue in arrival order up to GATECAST_BATCH_MAX sequences and GATECAST_MAX_REQUEST_STEPS LSTM steps,
 runs them with one inference.run_parts (one model call per distinct length; a batch of one
 is the unbatched inference.run), gives every request its own results and passes the lead
 to the first request still queued. Requests that arrive while a call runs queue for the
@@ -19,6 +20,8 @@ runs its request on its own, so no request waits forever on a lost thread.
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from service import inference
@@ -64,7 +67,6 @@ class Waiter:
 class Lane:
     """The requests waiting for one kind of call, and whether a leader is at work on it."""
 
-    arrived: threading.Condition | None  # on the batcher lock, for a delay: new arrivals
     queue: deque[Waiter] = field(default_factory=deque)
     queued_sequences: int = 0  # over the queue: what a leader waiting out the delay counts
     queued_steps: int = 0
@@ -91,6 +93,32 @@ class Batcher:
         self._patience = patience
         self._lock = threading.Lock()
         self._lanes: dict[LaneKey, Lane] = {}
+        # Requests inside `arriving` that have not joined a lane yet; a leader waits for
+        # them, and nothing else, so a request that comes alone never waits.
+        self._coming = 0
+        self._arrived = threading.Condition(self._lock)  # a join, or one fewer coming
+        self._mine = threading.local()  # whether this thread's request is still coming
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Mark this thread's request as on its way to run() (being read and validated), so
+        that a leader waiting out the delay waits for it; it stops counting when it joins a
+        lane or leaves the block."""
+        with self._lock:
+            self._coming += 1
+        self._mine.coming = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._joined()
+
+    def _joined(self) -> None:
+        """This thread's request is no longer coming (called with the lock held)."""
+        if getattr(self._mine, "coming", False):
+            self._mine.coming = False
+            self._coming -= 1
+            self._arrived.notify_all()
 
     def run(self, req: ForecastRequest) -> list[SequenceResult]:
         """The request's results, from a model call it may share; raises what its own
@@ -103,15 +131,14 @@ class Batcher:
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
-                arrived = threading.Condition(self._lock) if self._delay > 0 else None
-                lane = self._lanes[key] = Lane(arrived)
+                lane = self._lanes[key] = Lane()
             lane.queue.append(me)
             lane.queued_sequences += me.sequences
             lane.queued_steps += me.steps
+            self._joined()
             if lane.busy:
                 me.wake = threading.Event()
-                if lane.arrived is not None:
-                    lane.arrived.notify()
+                self._arrived.notify_all()
             else:
                 lane.busy = me.leads = True
         if not me.leads and not self._follow(lane, me):
@@ -152,21 +179,22 @@ class Batcher:
 
     def _take(self, lane: Lane, me: Waiter) -> list[Waiter]:
         """The leader and the requests queued after it, within the per-call limits, after
-        waiting out the delay (or until the queue would fill a call)."""
+        waiting, at most the delay, while requests are still arriving (or until the queue
+        would fill a call)."""
         with self._lock:
             lane.queue.remove(me)  # the leader is at the front: the first queued, or alone
             lane.queued_sequences -= me.sequences
             lane.queued_steps -= me.steps
-            if lane.arrived is not None:
-                deadline = time.monotonic() + self._delay
-                while (
-                    me.sequences + lane.queued_sequences < self._max_sequences
-                    and me.steps + lane.queued_steps < self._max_steps
-                ):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    lane.arrived.wait(left)
+            deadline = time.monotonic() + self._delay
+            while (
+                self._coming > 0
+                and me.sequences + lane.queued_sequences < self._max_sequences
+                and me.steps + lane.queued_steps < self._max_steps
+            ):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._arrived.wait(left)
             batch, sequences, steps = [me], me.sequences, me.steps
             while lane.queue:
                 nxt = lane.queue[0]

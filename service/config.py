@@ -73,8 +73,9 @@ class ServiceConfig:
     # worker batches together (service.batching); 0 turns batching off. A request with more
     # sequences runs on its own.
     batch_max: int = 256
-    # GATECAST_BATCH_DELAY_US: microseconds the first request of a batch waits for others
-    # to join; 0: only requests that arrive while a call for the same model runs join.
+    # GATECAST_BATCH_DELAY_US: longest the first request of a batch waits, in microseconds,
+    # for forecasts already in the worker to join; 0: only requests that arrive while a call
+    # for the same model runs join. A request that comes alone never waits.
     batch_delay_us: int = 0
 
     def __post_init__(self) -> None:

@@ -1,9 +1,11 @@
 """In-worker batching: concurrent requests share model calls and each gets its own answer."""
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,7 +16,8 @@ from service import ConfigError, ServiceConfig, create_app, inference
 from service.batching import Batcher
 from service.checkpoint import LoadedModel
 from service.metrics import Metrics
-from service.request import ForecastRequest
+from service.request import ForecastRequest, preprocess
+from service.routes import forecast as forecast_route
 
 # torch's CPU kernels choose their blocking by batch size, so a row computed among others
 # can differ from the same row alone in its last float32 bit (as within one request).
@@ -61,21 +64,28 @@ def state(seed: int, scaled: bool) -> dict[str, Any]:
 
 
 def post_together(app: Flask, bodies: list[dict[str, Any]]) -> list[tuple[int, Any]]:
-    """POST every body to /forecast at once, one thread each; (status, json) in order."""
-    start = threading.Barrier(len(bodies))
+    """POST every body to /forecast at once, one thread each; (status, json) in order.
+
+    Each request is held after its validation until all are validated, so every one is
+    in the worker (arriving) before any reaches the batcher, as under load."""
+    validated = threading.Barrier(len(bodies))
     out: list[tuple[int, Any]] = [(0, None)] * len(bodies)
 
+    def held(state: Any) -> ForecastRequest:
+        req = preprocess(state)
+        validated.wait(10)
+        return req
+
     def one(k: int) -> None:
-        client = app.test_client()
-        start.wait()
-        r = client.post("/forecast", json=bodies[k])
+        r = app.test_client().post("/forecast", json=bodies[k])
         out[k] = (r.status_code, r.get_json())
 
-    threads = [threading.Thread(target=one, args=(k,)) for k in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    with mock.patch.object(forecast_route, "preprocess", held):
+        threads = [threading.Thread(target=one, args=(k,)) for k in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
     return out
 
 
@@ -271,8 +281,9 @@ def run_together(batcher: Batcher, reqs: list[ForecastRequest]) -> list[Any]:
     out: list[Any] = [None] * len(reqs)
 
     def one(k: int) -> None:
-        start.wait()
-        out[k] = batcher.run(reqs[k])
+        with batcher.arriving():  # as the route does: each is in the worker before any runs
+            start.wait()
+            out[k] = batcher.run(reqs[k])
 
     threads = [threading.Thread(target=one, args=(k,)) for k in range(len(reqs))]
     for t in threads:
@@ -359,3 +370,39 @@ def test_batch_settings_from_the_environment() -> None:
 def test_bad_batch_settings_name_the_variable(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=var):
         ServiceConfig.from_env({var: value})
+
+
+def test_a_request_that_comes_alone_waits_for_nothing(models: Path) -> None:
+    app = build(models, batch_max=8, batch_delay_us=1_000_000)
+    client = app.test_client()
+    client.post("/forecast", json={"sequence": series(1, 5)})  # warm
+    started = time.monotonic()
+    assert client.post("/forecast", json={"sequence": series(2, 5)}).status_code == 200
+    assert time.monotonic() - started < 0.5  # not the 1 s delay: nothing else was arriving
+    assert sample(app, "gatecast_batch_requests_sum") == 2
+    app.extensions["gatecast"].registry.close()
+
+
+def test_a_leader_waits_only_for_requests_already_arriving(model: LoadedModel) -> None:
+    metrics = Metrics()
+    batcher = Batcher(8, 2_000_000, 10**6, metrics)
+    inside = threading.Event()
+    answers: list[Any] = []
+
+    def late() -> None:
+        with batcher.arriving():  # in the worker before the leader looks, joins 0.3 s later
+            inside.set()
+            time.sleep(0.3)
+            answers.append(batcher.run(forecast_request(model, series(3, 5))))
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    inside.wait(5)
+    started = time.monotonic()
+    batcher.run(forecast_request(model, series(4, 5)))
+    waited = time.monotonic() - started
+    thread.join(5)
+    assert 0.25 < waited < 1.5  # waited for the arriving one, not the whole 2 s
+    assert len(answers) == 1
+    assert metrics.registry.get_sample_value("gatecast_batch_requests_count") == 1
+    assert metrics.registry.get_sample_value("gatecast_batch_requests_sum") == 2

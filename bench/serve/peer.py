@@ -5,10 +5,14 @@ dependency); without it the comparison is skipped and the report says so. Paired
 each at every concurrency, alternating between the two servers so that a shared machine's
 load moves both alike: gatecast GET /healthz and KServe GET /v2/health/live; gatecast POST
 /forecast (one sequence, internals none) and KServe POST /v1/models/<name>:predict with the
-same values.
+same values; and gatecast's /forecast again on a second gunicorn with batching off
+(GATECAST_BATCH_MAX=0), for the batching targets. The batching server's /metrics, read
+before and after each of its /forecast cases, gives the batch sizes it formed and its
+model-call time per request.
 """
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -29,18 +33,53 @@ CASES = (
     ("health", "gatecast"),
     ("health", "kserve"),
     ("forecast", "gatecast"),
+    ("forecast", "unbatched"),
     ("forecast", "kserve"),
 )
 HEADINGS = {
     ("health", "gatecast"): "gatecast `/healthz`",
     ("health", "kserve"): "KServe `/v2/health/live`",
     ("forecast", "gatecast"): "gatecast `/forecast` (internals none)",
+    ("forecast", "unbatched"): "gatecast `/forecast`, batching off",
     ("forecast", "kserve"): "KServe `:predict`",
 }
+BATCH_METRICS = (
+    "gatecast_batch_requests",
+    "gatecast_batch_call_seconds",
+    "gatecast_batch_queue_seconds",
+)
 
 # url, body (None: GET), concurrency -> the figures of one case (warm-up, repeated runs)
 Measure = Callable[[str, bytes | None, int], Result]
 Results = dict[tuple[str, str, int], Result]
+# a Prometheus histogram: its cumulative bucket counts by upper bound, its _sum and _count
+Histogram = tuple[dict[str, float], float, float]
+# per concurrency: what the batching server's histograms gained during its /forecast case
+Batches = dict[int, dict[str, Histogram]]
+
+
+def histograms(port: int) -> dict[str, Histogram]:
+    """The batching histograms from gatecast's /metrics, summed over label sets."""
+    text = request(port, "GET", "/metrics", timeout=10).body.decode()
+    found: dict[str, Histogram] = {}
+    for name in BATCH_METRICS:
+        buckets: dict[str, float] = {}
+        for le, value in re.findall(rf'^{name}_bucket{{.*?le="([^"]+)".*?}} (\S+)$', text, re.M):
+            buckets[le] = buckets.get(le, 0.0) + float(value)
+        total = sum(float(v) for v in re.findall(rf"^{name}_sum(?:{{.*}})? (\S+)$", text, re.M))
+        count = sum(float(v) for v in re.findall(rf"^{name}_count(?:{{.*}})? (\S+)$", text, re.M))
+        found[name] = (buckets, total, count)
+    return found
+
+
+def gained(before: dict[str, Histogram], after: dict[str, Histogram]) -> dict[str, Histogram]:
+    """What each histogram recorded between two readings."""
+    out: dict[str, Histogram] = {}
+    for name, (buckets, total, count) in after.items():
+        old_buckets, old_total, old_count = before[name]
+        diff = {le: v - old_buckets.get(le, 0.0) for le, v in buckets.items()}
+        out[name] = (diff, total - old_total, count - old_count)
+    return out
 
 
 def kserve_version(python: Path) -> str:
@@ -84,7 +123,7 @@ def ready(port: int, name: str, log: Path, workers: int) -> bool:
 
 
 def targets_of(
-    gatecast_url: str, kserve_url: str, name: str, sequence: list[float]
+    gatecast_url: str, unbatched_url: str, kserve_url: str, name: str, sequence: list[float]
 ) -> dict[tuple[str, str], tuple[str, bytes | None]]:
     """Each (case, server): its URL and body; the same values go to both servers."""
     forecast = json.dumps({"model": name, "sequence": sequence, "internals": "none"}).encode()
@@ -93,6 +132,7 @@ def targets_of(
         ("health", "gatecast"): (f"{gatecast_url}/healthz", None),
         ("health", "kserve"): (f"{kserve_url}/v2/health/live", None),
         ("forecast", "gatecast"): (f"{gatecast_url}/forecast", forecast),
+        ("forecast", "unbatched"): (f"{unbatched_url}/forecast", forecast),
         ("forecast", "kserve"): (f"{kserve_url}/v1/models/{name}:predict", predict),
     }
 
@@ -100,31 +140,40 @@ def targets_of(
 def compare(
     measure: Measure,
     gatecast_url: str,
+    unbatched_url: str,
     kserve_url: str,
     name: str,
     sequence: list[float],
     levels: list[int],
-) -> Results:
-    """Every paired case at every concurrency, the two servers alternating."""
-    urls = targets_of(gatecast_url, kserve_url, name, sequence)
+) -> tuple[Results, Batches]:
+    """Every paired case at every concurrency, the servers alternating; and the batches the
+    batching server formed in each of its /forecast cases."""
+    urls = targets_of(gatecast_url, unbatched_url, kserve_url, name, sequence)
+    port = int(gatecast_url.rsplit(":", 1)[1])
     results: Results = {}
+    batches: Batches = {}
     for c in levels:
         for case, server in CASES:
             url, body = urls[(case, server)]
+            before = histograms(port) if (case, server) == ("forecast", "gatecast") else None
             results[(case, server, c)] = r = measure(url, body, c)
+            if before is not None:
+                batches[c] = gained(before, histograms(port))
             print(
                 f"{server:>9} {case:>8} c={c}: {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                 f"p99 {r.p99_ms:7.2f} ms  failed {r.failed}",
                 file=sys.stderr,
             )
-    return results
+    return results, batches
 
 
 def targets(results: Results) -> list[tuple[str, bool, str]]:
     """gatecast's /forecast at least as fast as KServe's predict (throughput and p99) at
-    every concurrency, and at c=8 at least 0.6x gatecast's own /healthz."""
+    every concurrency; at c=8 at least 0.6x gatecast's own /healthz; batching costs at most
+    10% of p50 at c=1 and doubles throughput at c=32."""
     checks = []
-    for c in sorted({c for _, _, c in results}):
+    levels = sorted({c for _, _, c in results})
+    for c in levels:
         ours, theirs = results[("forecast", "gatecast", c)], results[("forecast", "kserve", c)]
         ok = ours.rps >= theirs.rps and ours.p99_ms <= theirs.p99_ms
         checks.append(
@@ -135,7 +184,7 @@ def targets(results: Results) -> list[tuple[str, bool, str]]:
                 f"{theirs.p99_ms:.2f} ms",
             )
         )
-    if ("forecast", "gatecast", 8) in results:
+    if 8 in levels:
         ours8 = results[("forecast", "gatecast", 8)].rps
         health8 = results[("health", "gatecast", 8)].rps
         checks.append(
@@ -145,7 +194,55 @@ def targets(results: Results) -> list[tuple[str, bool, str]]:
                 f"{ours8:.0f} vs {health8:.0f} req/s = {ours8 / health8:.2f}x",
             )
         )
+    if 1 in levels:
+        on, off = results[("forecast", "gatecast", 1)], results[("forecast", "unbatched", 1)]
+        checks.append(
+            (
+                "(B) batching on: p50 at most 1.1x batching off, c=1",
+                on.p50_ms <= 1.1 * off.p50_ms,
+                f"{on.p50_ms:.2f} vs {off.p50_ms:.2f} ms = {on.p50_ms / off.p50_ms:.2f}x",
+            )
+        )
+    if 32 in levels:
+        on, off = results[("forecast", "gatecast", 32)], results[("forecast", "unbatched", 32)]
+        checks.append(
+            (
+                "(B) batching on: throughput at least 2x batching off, c=32",
+                on.rps >= 2 * off.rps,
+                f"{on.rps:.0f} vs {off.rps:.0f} req/s = {on.rps / off.rps:.2f}x",
+            )
+        )
     return checks
+
+
+def batch_lines(batches: Batches) -> list[str]:
+    """The batch-size distribution and model-call time per request, per concurrency."""
+    sizes = [le for le in batches[min(batches)]["gatecast_batch_requests"][0] if le != "+Inf"]
+    lines = [
+        "",
+        "Batches the batching server formed during its /forecast cases (warm-up included): "
+        "the share of model calls that ran for at most n requests, and the model-call time "
+        "per request (call time summed over requests served).",
+        "",
+        "| c | calls | "
+        + " | ".join(f"<= {float(le):g}" for le in sizes)
+        + " | mean requests/call | model time per request | mean queue wait |",
+        "|---:|---:|" + "---:|" * (len(sizes) + 3),
+    ]
+    for c, got in sorted(batches.items()):
+        buckets, _, calls = got["gatecast_batch_requests"]
+        served = got["gatecast_batch_requests"][1]
+        call_s = got["gatecast_batch_call_seconds"][1]
+        _, wait_s, waits = got["gatecast_batch_queue_seconds"]
+        if not calls:
+            lines.append(f"| {c} | 0 |" + " |" * (len(sizes) + 3))
+            continue
+        shares = " | ".join(f"{buckets[le] / calls:.0%}" for le in sizes)
+        lines.append(
+            f"| {c} | {calls:,.0f} | {shares} | {served / calls:.2f} | "
+            f"{call_s / served * 1e6:,.0f} us | {wait_s / max(waits, 1) * 1e6:,.0f} us |"
+        )
+    return lines
 
 
 def cell(r: Result) -> str:
@@ -154,8 +251,15 @@ def cell(r: Result) -> str:
     return text + (f", {r.failed} failed" if r.failed else "")
 
 
-def section(results: Results | None, version: str, workers: int, skipped: str = "") -> list[str]:
-    """The report's comparison section: the table and the targets, or why it was skipped."""
+def section(
+    results: Results | None,
+    batches: Batches | None,
+    version: str,
+    workers: int,
+    skipped: str = "",
+) -> list[str]:
+    """The report's comparison section: the table, the batches and the targets, or why it
+    was skipped."""
     lines = ["", "## Next to KServe (same checkpoint, same run)", ""]
     if results is None:
         return [*lines, f"- skipped: {skipped}"]
@@ -165,8 +269,9 @@ def section(results: Results | None, version: str, workers: int, skipped: str = 
         "custom `kserve.Model` whose synchronous predict() calls the TorchScript module's "
         "forward on each worker's event loop (bench/serve/kserve_peer.py), 1 torch thread "
         "per worker",
-        "- gatecast as above; the two servers alternate case by case, same client, same "
-        "request counts",
+        "- gatecast as above (batching on, its defaults), and a second gatecast gunicorn with "
+        "GATECAST_BATCH_MAX=0 (batching off); the servers alternate case by case, same "
+        "client, same request counts",
         "",
         "| c | " + " | ".join(HEADINGS[k] for k in CASES) + " |",
         "|---:|" + "---:|" * len(CASES),
@@ -174,6 +279,8 @@ def section(results: Results | None, version: str, workers: int, skipped: str = 
     for c in sorted({c for _, _, c in results}):
         row = " | ".join(cell(results[(case, server, c)]) for case, server in CASES)
         lines.append(f"| {c} | {row} |")
+    if batches:
+        lines += batch_lines(batches)
     lines.append("")
     for what, ok, detail in targets(results):
         lines.append(f"- {'PASS' if ok else 'FAIL'} {what}: {detail}")

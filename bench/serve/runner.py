@@ -266,13 +266,19 @@ def measure(
 
 
 def compare_kserve(
-    args: argparse.Namespace, gatecast_url: str, run: Runner, model_dir: Path, tmp: Path
+    args: argparse.Namespace,
+    gatecast_url: str,
+    run: Runner,
+    model_dir: Path,
+    tmp: Path,
+    env: dict[str, str],
 ) -> tuple[peer.Results | None, list[str]]:
-    """The KServe comparison and its report section; skipped without KServe's environment."""
+    """The KServe and batching-off comparison and its report section; skipped without
+    KServe's environment."""
     python = args.kserve_python
     if not python.exists():
         print(f"KServe comparison skipped: {python} not found", file=sys.stderr)
-        return None, peer.section(None, "", 0, f"{python} not found ({peer.SETUP})")
+        return None, peer.section(None, None, "", 0, f"{python} not found ({peer.SETUP})")
     from model.export import list_checkpoints
 
     checkpoint = list_checkpoints(model_dir)[args.name][-1]
@@ -283,15 +289,20 @@ def compare_kserve(
         return measure_case(args, run, url, body, c, args.requests)
 
     log = tmp / "kserve.log"
+    off = {**env, "GATECAST_BATCH_MAX": "0"}
     try:
-        with peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url:
-            results = peer.compare(
-                measure_one, gatecast_url, kserve_url, args.name, sequence, levels
+        with (
+            peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url,
+            gunicorn(model_dir, tmp / "unbatched.log", env=off, ready_path="/readyz") as unbatched,
+        ):
+            results, batches = peer.compare(
+                measure_one, gatecast_url, unbatched.url, kserve_url, args.name, sequence, levels
             )
     except RuntimeError as err:  # gatecast's figures still get their report
         print(err, file=sys.stderr)
-        return None, peer.section(None, "", 0, "KServe did not start (its log is printed above)")
-    return results, peer.section(results, peer.kserve_version(python), args.workers)
+        skipped = "KServe did not start (its log is printed above)"
+        return None, peer.section(None, None, "", 0, skipped)
+    return results, peer.section(results, batches, peer.kserve_version(python), args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         log = Path(tmp) / "gunicorn.log"
         with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
             results = measure(args, srv.url, run, levels)
-            compared = compare_kserve(args, srv.url, run, model_dir, Path(tmp))
+            compared = compare_kserve(args, srv.url, run, model_dir, Path(tmp), env)
         loads.append(load_average())
     peer_results, peer_lines = compared
     text = report(results, args, client, (loads[0], loads[1]), forward_us, peer_lines)

@@ -15,6 +15,10 @@ bp = Blueprint("forecast", __name__)
 def forecast() -> Response:
     """Forecast, with gate internals, state and intervals as asked."""
     state = get_state()
-    req = preprocess(state)
-    results = state.batcher.run(req) if state.batcher is not None else run_alone(req)
+    if state.batcher is None:
+        req = preprocess(state)
+        return json_response(render(req, run_alone(req)))
+    with state.batcher.arriving():
+        req = preprocess(state)
+        results = state.batcher.run(req)
     return json_response(render(req, results))
