@@ -82,11 +82,14 @@ class ForecastResult:
     raw: dict[str, Any]  # the answer's JSON as it came
 
 
-def forecast_times(times: Sequence[Sequence[str]]) -> "list[pd.DatetimeIndex]":
-    """Each sequence's forecast times, parsed."""
+def parsed_times(times: Sequence[str]) -> "pd.DatetimeIndex":
+    """ISO 8601 times as a DatetimeIndex; in UTC when their offsets differ (a DST change)."""
     import pandas as pd
 
-    return [pd.DatetimeIndex(pd.to_datetime(list(t), format="ISO8601")) for t in times]
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(list(times), format="ISO8601"))
+    except ValueError:  # pandas refuses mixed offsets unless told to convert them
+        return pd.DatetimeIndex(pd.to_datetime(list(times), format="ISO8601", utc=True))
 
 
 def indexed(
@@ -126,7 +129,7 @@ def parse_result(body: dict[str, Any], obs: Observations) -> ForecastResult:
         states = [State.from_json(s) for s in per_sequence(body["state"], batch)]
     times = None
     if body.get("timestamps") is not None:
-        times = forecast_times(per_sequence(body["timestamps"], batch))
+        times = [parsed_times(t) for t in per_sequence(body["timestamps"], batch)]
 
     def shaped(rows: FloatArray | None) -> "FloatArray | pd.Series | pd.DataFrame | None":
         """Rows as the caller gets them: indexed by time, or the batch array, or one row."""

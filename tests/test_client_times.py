@@ -86,6 +86,16 @@ def test_time_zones_are_kept() -> None:
     assert result.forecast.index[0] == pd.Timestamp("2024-01-01T02:00:00", tz="UTC")
 
 
+def test_times_across_a_change_of_offset_are_given_in_utc() -> None:
+    stamps = ["2024-03-31T01:00:00+01:00", "2024-03-31T03:00:00+02:00"]  # Berlin's DST start
+    _, result = exchange([1.0, 2.0], forecast_body([3.0, 4.0], timestamps=stamps), horizon=2)
+    assert isinstance(result.forecast, pd.Series)
+    assert list(result.forecast.index) == [
+        pd.Timestamp("2024-03-31T00:00:00", tz="UTC"),
+        pd.Timestamp("2024-03-31T01:00:00", tz="UTC"),
+    ]
+
+
 def test_an_answer_without_times_gives_arrays() -> None:
     values = pd.Series([1.0, 2.0, 3.0, 4.0], index=MONTHS)
     _, result = exchange(values, forecast_body([5.0, 6.0]), horizon=2)
