@@ -26,8 +26,9 @@ class State:
     def __post_init__(self) -> None:
         """Refuse h and c that are not one matrix of the same shape, or half a scaling."""
         if self.h.ndim != 2 or self.h.shape != self.c.shape:
-            raise ValueError(f"h and c must both be layers x units, not {self.h.shape} and "
-                             f"{self.c.shape}")
+            raise ValueError(
+                f"h and c must both be layers x units, not {self.h.shape} and {self.c.shape}"
+            )
         if (self.loc is None) != (self.scale is None):
             raise ValueError("give both loc and scale, or neither")
 

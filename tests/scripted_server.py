@@ -76,7 +76,11 @@ class ScriptedServer:
         raw = handler.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in handler.headers.items()}
         got = Received(
-            handler.command, handler.path, headers, json.loads(raw) if raw else None, time.monotonic()
+            handler.command,
+            handler.path,
+            headers,
+            json.loads(raw) if raw else None,
+            time.monotonic(),
         )
         with self.lock:
             step = self.script[min(len(self.received), len(self.script) - 1)]

@@ -102,9 +102,8 @@ def test_a_batch_takes_one_state_per_sequence() -> None:
 def test_bad_values_are_refused_before_anything_is_sent(
     values: Any, error: type[Exception], match: str
 ) -> None:
-    with ScriptedServer([ONE]) as srv:
-        with pytest.raises(error, match=match):
-            Client(srv.url).forecast(values)
+    with ScriptedServer([ONE]) as srv, pytest.raises(error, match=match):
+        Client(srv.url).forecast(values)
     assert srv.received == []
 
 

@@ -96,10 +96,11 @@ def test_an_answer_that_is_not_the_services_json_raises_bad_response() -> None:
 
 
 def test_a_forecast_answer_missing_fields_raises_bad_response() -> None:
-    with ScriptedServer([Scripted(200, {"model": "fake"})]) as srv:
-        with pytest.raises(GatecastError) as caught:
-            forecast(Client(srv.url))
+    answer = Scripted(200, {"model": "fake"})
+    with ScriptedServer([answer]) as srv, pytest.raises(GatecastError) as caught:
+        forecast(Client(srv.url))
     assert caught.value.code == "bad_response"
+    assert "forecast" in caught.value.message  # the missing field
 
 
 def test_ready_answers_false_on_503_without_retrying() -> None:
@@ -120,7 +121,11 @@ def test_the_api_key_goes_in_the_authorization_header() -> None:
 
 @pytest.mark.parametrize(
     ("url", "timeout", "retries"),
-    [("localhost:8000", 1.0, 0), ("http://127.0.0.1:8000", 0.0, 0), ("http://127.0.0.1:8000", 1.0, -1)],
+    [
+        ("localhost:8000", 1.0, 0),
+        ("http://127.0.0.1:8000", 0.0, 0),
+        ("http://127.0.0.1:8000", 1.0, -1),
+    ],
 )
 def test_bad_settings_are_refused(url: str, timeout: float, retries: int) -> None:
     with pytest.raises(ValueError):

@@ -280,6 +280,7 @@ def test_503_is_retried_until_a_model_is_loaded(model_dir: Path, tmp_path: Path)
     refused = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
-        if line.startswith('gatecast_requests_total{endpoint="/forecast"') and 'status="503"' in line
+        if line.startswith('gatecast_requests_total{endpoint="/forecast"')
+        and 'status="503"' in line
     )
     assert refused >= 1  # the client was refused at least once, and retried

@@ -74,7 +74,9 @@ def test_a_batch_with_different_times_is_one_frame_on_their_union() -> None:
     assert isinstance(result.forecast, pd.DataFrame)
     pd.testing.assert_frame_equal(result.forecast, expected.astype(np.float32))
     assert isinstance(result.timestamps, list)
-    assert [list(t) for t in result.timestamps] == [list(pd.DatetimeIndex(t)) for t in (NEXT, later)]
+    assert [list(t) for t in result.timestamps] == [
+        list(pd.DatetimeIndex(t)) for t in (NEXT, later)
+    ]
 
 
 def test_time_zones_are_kept() -> None:
@@ -90,6 +92,8 @@ def test_times_across_a_change_of_offset_are_given_in_utc() -> None:
     stamps = ["2024-03-31T01:00:00+01:00", "2024-03-31T03:00:00+02:00"]  # Berlin's DST start
     _, result = exchange([1.0, 2.0], forecast_body([3.0, 4.0], timestamps=stamps), horizon=2)
     assert isinstance(result.forecast, pd.Series)
+    assert isinstance(result.forecast.index, pd.DatetimeIndex)
+    assert str(result.forecast.index.tz) == "UTC"
     assert list(result.forecast.index) == [
         pd.Timestamp("2024-03-31T00:00:00", tz="UTC"),
         pd.Timestamp("2024-03-31T01:00:00", tz="UTC"),
