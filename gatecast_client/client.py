@@ -82,8 +82,10 @@ class Client:
         answer = self.transport.call("POST", "/forecast", body)
         try:
             return parse_result(answer, obs)
-        except (KeyError, IndexError, TypeError, ValueError) as err:
-            raise GatecastError(BAD_RESPONSE, f"an unexpected /forecast answer: {err!r}") from err
+        except KeyError as err:
+            raise GatecastError(BAD_RESPONSE, f"the /forecast answer lacks {err}") from err
+        except (IndexError, TypeError, ValueError) as err:
+            raise GatecastError(BAD_RESPONSE, f"an unexpected /forecast answer: {err}") from err
 
     def stream(
         self,

@@ -100,7 +100,7 @@ def test_a_forecast_answer_missing_fields_raises_bad_response() -> None:
     with ScriptedServer([answer]) as srv, pytest.raises(GatecastError) as caught:
         forecast(Client(srv.url))
     assert caught.value.code == "bad_response"
-    assert "forecast" in caught.value.message  # the missing field
+    assert caught.value.message == "the /forecast answer lacks 'forecast'"
 
 
 def test_ready_answers_false_on_503_without_retrying() -> None:
