@@ -117,10 +117,10 @@ def observations(values: Any) -> Observations:
         return Observations(False, [finite_values(values, "sequence")], None, [None])
     if isinstance(values, Sequence) and not isinstance(values, str | bytes):
         parts = [one_sequence(v, f"sequences[{k}]") for k, v in enumerate(values)]
-        times = [t for _, t in parts]
-        if any(t is None for t in times) and any(t is not None for t in times):
+        stamps = [t for _, t in parts if t is not None]
+        if stamps and len(stamps) != len(parts):
             raise ValueError("some sequences have a DatetimeIndex and some not: give all or none")
-        timestamps = None if not times or times[0] is None else [t for t in times if t]
+        timestamps = stamps or None
         names = [k if getattr(v, "name", None) is None else v.name for k, v in enumerate(values)]
         return Observations(True, [s for s, _ in parts], timestamps, names)
     raise TypeError(

@@ -83,7 +83,10 @@ def test_every_request_field() -> None:
 
 
 def test_a_batch_takes_one_state_per_sequence() -> None:
-    states = [State(np.float32([[0.25]]), np.float32([[-1.5]])), {"h": [[1.0]], "c": [[2.0]]}]
+    states = [
+        State(np.array([[0.25]], dtype=np.float32), np.array([[-1.5]], dtype=np.float32)),
+        {"h": [[1.0]], "c": [[2.0]]},
+    ]
     body = sent([[1.0], [2.0]], TWO, state=states)
     assert body["state"] == [{"h": [[0.25]], "c": [[-1.5]]}, {"h": [[1.0]], "c": [[2.0]]}]
 

@@ -27,7 +27,7 @@ def test_503_twice_then_an_answer_waits_retry_after_then_backs_off() -> None:
     script = [Scripted(503, UNAVAILABLE, {"Retry-After": "1"}), Scripted(503, UNAVAILABLE), ANSWER]
     with ScriptedServer(script) as srv:
         got = forecast(Client(srv.url, retries=3, backoff=0.1))
-    np.testing.assert_array_equal(got, np.float32([1.5, 2.5]))
+    np.testing.assert_array_equal(got, np.array([1.5, 2.5], dtype=np.float32))
     assert [r.body for r in srv.received] == [SENT] * 3  # the same request each time
     first_wait, second_wait = np.diff([r.at for r in srv.received])
     assert first_wait >= 1.0  # Retry-After: 1
@@ -56,7 +56,7 @@ def test_connection_refused_until_the_service_listens() -> None:
     finally:
         later.join()
         srv.stop()
-    np.testing.assert_array_equal(got, np.float32([1.5, 2.5]))
+    np.testing.assert_array_equal(got, np.array([1.5, 2.5], dtype=np.float32))
     assert [r.body for r in srv.received] == [SENT]
 
 
@@ -71,7 +71,7 @@ def test_connection_refused_after_every_retry_raises_unreachable() -> None:
 def test_a_connection_dropped_before_the_answer_is_retried() -> None:
     with ScriptedServer([Scripted(drop=True), ANSWER]) as srv:
         got = forecast(Client(srv.url, retries=1, backoff=0.01))
-    np.testing.assert_array_equal(got, np.float32([1.5, 2.5]))
+    np.testing.assert_array_equal(got, np.array([1.5, 2.5], dtype=np.float32))
     assert [r.body for r in srv.received] == [SENT, SENT]
 
 

@@ -78,7 +78,7 @@ def test_one_sequence(api: Client, server: Running) -> None:
     body = raw(server, model="tiny", sequence=SERIES, horizon=3, internals="none")
     forecast = array(result.forecast)
     assert forecast.shape == (3,) and forecast.dtype == np.float32
-    np.testing.assert_array_equal(forecast, np.float32(body["forecast"]))
+    np.testing.assert_array_equal(forecast, np.array(body["forecast"], dtype=np.float32))
     assert (result.model, result.version, result.horizon) == ("tiny", body["version"], 3)
     assert result.context == {"first_step": len(SERIES) - WINDOW, "steps": WINDOW}
     assert result.batch is False
@@ -106,7 +106,7 @@ def test_a_batch(api: Client, server: Running, form: str) -> None:
     body = raw(server, model="tiny", sequences=rows, horizon=3, internals="none")
     forecast = array(result.forecast)
     assert forecast.shape == (2, 3)
-    np.testing.assert_array_equal(forecast, np.float32(body["forecast"]))
+    np.testing.assert_array_equal(forecast, np.array(body["forecast"], dtype=np.float32))
     assert result.batch is True and result.context == body["context"]
 
 
@@ -119,8 +119,12 @@ def check_internals(got: Internals, sent: dict[str, Any]) -> None:
     )
     for layer, quantities in enumerate(sent["layers"]):
         for k, name in enumerate(QUANTITIES):
-            np.testing.assert_array_equal(got.values[layer, k], np.float32(quantities[name]))
-            np.testing.assert_array_equal(got[name][layer], np.float32(quantities[name]))
+            np.testing.assert_array_equal(
+                got.values[layer, k], np.array(quantities[name], dtype=np.float32)
+            )
+            np.testing.assert_array_equal(
+                got[name][layer], np.array(quantities[name], dtype=np.float32)
+            )
 
 
 def test_internals_every_step_and_the_last(api: Client, server: Running) -> None:
@@ -151,8 +155,8 @@ def test_interval(api: Client, server: Running) -> None:
     result = api.forecast(SERIES, 3, model="tiny", interval=0.9)
     body = raw(server, model="tiny", sequence=SERIES, horizon=3, interval=0.9, internals="none")
     lower, upper = array(result.lower), array(result.upper)
-    np.testing.assert_array_equal(lower, np.float32(body["interval"]["lower"]))
-    np.testing.assert_array_equal(upper, np.float32(body["interval"]["upper"]))
+    np.testing.assert_array_equal(lower, np.array(body["interval"]["lower"], dtype=np.float32))
+    np.testing.assert_array_equal(upper, np.array(body["interval"]["upper"], dtype=np.float32))
     assert result.level == 0.9
     assert np.all(lower < array(result.forecast)) and np.all(array(result.forecast) < upper)
 
@@ -161,8 +165,8 @@ def test_the_returned_state(api: Client, server: Running) -> None:
     state = state_of(api.forecast(SERIES, 1, model="tiny", return_state=True).state)
     body = raw(server, model="tiny", sequence=SERIES, internals="none", return_state=True)
     assert state.h.shape == state.c.shape == (LAYERS, UNITS)
-    np.testing.assert_array_equal(state.h, np.float32(body["state"]["h"]))
-    np.testing.assert_array_equal(state.c, np.float32(body["state"]["c"]))
+    np.testing.assert_array_equal(state.h, np.array(body["state"]["h"], dtype=np.float32))
+    np.testing.assert_array_equal(state.c, np.array(body["state"]["c"], dtype=np.float32))
     assert (state.loc, state.scale) == (body["state"]["loc"], body["state"]["scale"])
 
 

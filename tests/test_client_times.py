@@ -37,13 +37,16 @@ def test_a_series_with_a_datetime_index_sends_its_times_and_gets_an_indexed_seri
     assert isinstance(result.forecast, pd.Series)
     assert isinstance(result.lower, pd.Series) and isinstance(result.upper, pd.Series)
     pd.testing.assert_series_equal(
-        result.forecast, pd.Series(np.float32([5.0, 6.0]), index=expected, name="sales")
+        result.forecast,
+        pd.Series(np.array([5.0, 6.0], dtype=np.float32), index=expected, name="sales"),
     )
     pd.testing.assert_series_equal(
-        result.lower, pd.Series(np.float32([4.0, 5.0]), index=expected, name="sales")
+        result.lower,
+        pd.Series(np.array([4.0, 5.0], dtype=np.float32), index=expected, name="sales"),
     )
     pd.testing.assert_series_equal(
-        result.upper, pd.Series(np.float32([6.0, 7.0]), index=expected, name="sales")
+        result.upper,
+        pd.Series(np.array([6.0, 7.0], dtype=np.float32), index=expected, name="sales"),
     )
     assert result.level == 0.9
 
@@ -58,7 +61,8 @@ def test_a_dataframe_gets_a_dataframe_with_one_column_per_sequence() -> None:
         [t.isoformat() for t in MONTHS],
     ]
     expected = pd.DataFrame(
-        {"a": np.float32([5.0, 6.0]), "b": np.float32([7.0, 8.0])}, index=pd.DatetimeIndex(NEXT)
+        {"a": np.array([5.0, 6.0], dtype=np.float32), "b": np.array([7.0, 8.0], dtype=np.float32)},
+        index=pd.DatetimeIndex(NEXT),
     )
     assert isinstance(result.forecast, pd.DataFrame)
     pd.testing.assert_frame_equal(result.forecast, expected)
@@ -155,6 +159,10 @@ def test_internals_with_the_models_inputs() -> None:
     _, result = exchange([1.0, 2.0], forecast_body([5.0], internals=internals), internals="all")
     assert isinstance(result.internals, Internals)
     assert result.internals.values.shape == (1, 6, 2, 1)
-    np.testing.assert_array_equal(result.internals["cell_state"], np.float32([[[1.0], [2.0]]]))
-    np.testing.assert_array_equal(result.internals.inputs, np.float32([[0.1, 1.0], [0.2, 0.0]]))
+    np.testing.assert_array_equal(
+        result.internals["cell_state"], np.array([[[1.0], [2.0]]], dtype=np.float32)
+    )
+    np.testing.assert_array_equal(
+        result.internals.inputs, np.array([[0.1, 1.0], [0.2, 0.0]], dtype=np.float32)
+    )
     assert result.internals.input_names == ("value", "holiday")
