@@ -162,6 +162,18 @@ def test_pyproject_packages_and_console_scripts_for_a_non_editable_install() -> 
     assert all(target.split(".")[0] == "scripts" for target in scripts.values())
 
 
+def test_the_client_is_an_extra_that_the_image_leaves_out() -> None:
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "gatecast_client*" in meta["tool"]["setuptools"]["packages"]["find"]["include"]
+    client = meta["project"]["optional-dependencies"]["client"]
+    assert any(dep.startswith("urllib3") for dep in client)
+    assert not any(dep.startswith("urllib3") for dep in meta["project"]["dependencies"])
+    # the image installs gatecast without extras and never copies the client's code
+    text = (REPO / "Dockerfile").read_text()
+    assert "gatecast_client" not in text
+    assert not re.search(r"pip install[^\n]*\.\[", text)
+
+
 # -- the smoke script ------------------------------------------------------------------------
 
 
