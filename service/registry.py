@@ -156,11 +156,14 @@ class Registry:
         cached = self._states.get(name)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        state: ServedState | StateError
+        state: ServedState | StateError | None
         try:
-            state = served.read(self._root / name) or StateError(f"{STATE_FILE} vanished")
+            state = served.read(self._root / name)
         except StateError as err:
             state = err
+        if state is None:  # removed since the stat
+            self._states.pop(name, None)
+            return None
         if isinstance(state, StateError):  # logged once: the next scans reuse it
             log.error("model %s: %s", name, state, extra={"model": name})
         self._states[name] = stamp, state
