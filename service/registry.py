@@ -3,14 +3,14 @@
 Which versions are in memory: each scan keeps the `keep` newest loadable versions of each
 name loaded (GATECAST_KEEP_VERSIONS), and the served one however old; a request may pin any
 of them. Older versions are listed as not kept, and a checkpoint that will not load is
-listed as failed with its reason.
+listed as failed with its reason. A scan reuses every entry whose file stamp is unchanged,
+so a steady folder costs one stat per file, and nothing is ever loaded on a request's path.
 
 Which version a request without one gets (GATECAST_SERVE): with "promoted", the one that
 <name>/served.json names (model.served; written by gatecast-models), the newest while there
 is none; with "newest", the newest loadable version. A scan reads served.json only when its
-stamp changed, so a promotion or rollback is served within one scan, like a new version.
-A scan reuses every entry whose file stamp is unchanged, so a steady folder costs one stat
-per file, and nothing is ever loaded on a request's path.
+stamp changed, and swaps the choice in with the rest of the snapshot, so a promotion or a
+rollback is served within one scan, like a new version.
 
 How new versions arrive without a restart: a daemon thread (started by create_app, so in
 each gunicorn worker after the fork) scans at once and then every GATECAST_POLL_SECONDS.
