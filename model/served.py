@@ -11,11 +11,13 @@ model's first version, and the service's folder scan reads it. Standard library 
                   "version": "20261130T224005123456Z", "note": "lower MASE"}]}
 """
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -187,6 +189,20 @@ def read(folder: Path) -> ServedState | None:
     except ValueError as err:  # UnicodeDecodeError and JSONDecodeError alike
         raise StateError(f"{STATE_FILE} is not JSON: {err}") from None
     return ServedState.from_json(raw)
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the model's folder, around one read-change-write of the state."""
+    # flock on the folder itself: two promotions at once cannot lose a history entry, and no
+    # lock file is left behind. A file system without locks (some NFS mounts) goes unlocked.
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write(folder: Path, state: ServedState) -> None:

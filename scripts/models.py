@@ -199,16 +199,17 @@ def run_promote(args: argparse.Namespace, root: Path, policy: str) -> None:
     found = scan(root, name)
     servable(name, found, version)
     folder = root / name
-    state = read_state(folder)
-    if state is not None and state.served == version:
-        print(f"{name}: {version} is already served; nothing changed")
-        return
-    if state is None:  # the service served the newest loadable version: roll back to it
-        was = next((f.version for f in found if load(name, f).model is not None), None)
-        new = served.started(version, was, args.note)
-    else:
-        was, new = state.served, state.promote(version, args.note)
-    write_state(folder, new)
+    with served.locked(folder):
+        state = read_state(folder)
+        if state is not None and state.served == version:
+            print(f"{name}: {version} is already served; nothing changed")
+            return
+        if state is None:  # the service served the newest loadable version: roll back to it
+            was = next((f.version for f in found if load(name, f).model is not None), None)
+            new = served.started(version, was, args.note)
+        else:
+            was, new = state.served, state.promote(version, args.note)
+        write_state(folder, new)
     print(f"{name}: serving {version} (was {was or 'nothing'})")
     warn_policy(policy)
 
@@ -218,15 +219,16 @@ def run_rollback(args: argparse.Namespace, root: Path, policy: str) -> None:
     name = check_name(args.name)
     found = scan(root, name)
     folder = root / name
-    state = read_state(folder)
-    if state is None:
-        raise CommandError(f"nothing to roll back for {name!r}: no version was promoted")
-    try:
-        new = state.rollback(args.note)
-    except StateError as err:
-        raise CommandError(f"model {name!r}: {err}") from None
-    servable(name, found, new.served)
-    write_state(folder, new)
+    with served.locked(folder):
+        state = read_state(folder)
+        if state is None:
+            raise CommandError(f"nothing to roll back for {name!r}: no version was promoted")
+        try:
+            new = state.rollback(args.note)
+        except StateError as err:
+            raise CommandError(f"model {name!r}: {err}") from None
+        servable(name, found, new.served)
+        write_state(folder, new)
     print(f"{name}: serving {new.served} (was {state.served})")
     warn_policy(policy)
 

@@ -74,11 +74,12 @@ def serve_first(path: Path) -> bool:
     """Name a model's first checkpoint as served in served.json; whether it did."""
     # A new model is served at once; its later versions wait for gatecast-models promote.
     folder = path.parent
-    if (folder / served.STATE_FILE).exists():
-        return False
-    if list_checkpoints(folder.parent).get(folder.name) != [path]:
-        return False
-    served.write(folder, served.first(path.stem))
+    with served.locked(folder):
+        if (folder / served.STATE_FILE).exists():
+            return False
+        if list_checkpoints(folder.parent).get(folder.name) != [path]:
+            return False
+        served.write(folder, served.first(path.stem))
     return True
 
 

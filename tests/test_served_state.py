@@ -1,5 +1,6 @@
 """model.served: served.json's format, atomic writes, the rollback stack and the policy."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -112,6 +113,19 @@ def test_a_killed_write_leaves_the_old_state(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left[0] == STATE_FILE and all(n.startswith(TEMP_PREFIX) for n in left[1:])
     assert len(left) == 2
+
+
+def test_one_change_at_a_time_holds_the_folder_lock(tmp_path: Path) -> None:
+    def try_lock() -> None:
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+
+    with served.locked(tmp_path), pytest.raises(BlockingIOError):
+        try_lock()  # another promotion waits here
+    try_lock()  # released
 
 
 def good() -> dict:
