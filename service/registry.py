@@ -158,7 +158,7 @@ class Registry:
             return cached[1]
         state: ServedState | StateError | None
         try:
-            state = served.read(self._root / name)
+            state = self._read_state(name)
         except StateError as err:
             state = err
         if state is None:  # removed since the stat
@@ -168,6 +168,19 @@ class Registry:
             log.error("model %s: %s", name, state, extra={"model": name})
         self._states[name] = stamp, state
         return state
+
+    def _read_state(self, name: str) -> ServedState | None:
+        """Read served.json, only from inside the model folder, as checkpoints are opened."""
+        try:
+            real = (self._root / name / STATE_FILE).resolve(strict=True)
+            inside = real.is_relative_to(self._root.resolve(strict=True))
+        except FileNotFoundError:
+            return None
+        except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop (Python 3.11)
+            raise StateError(f"cannot resolve {STATE_FILE}: {err}") from None
+        if not inside:
+            raise StateError(f"{STATE_FILE} links outside the model folder; copy it in instead")
+        return served.read(self._root / name)
 
     def _choose(
         self,

@@ -151,6 +151,19 @@ def test_a_broken_served_json_keeps_the_served_version(folder: Path, caplog) -> 
     assert fresh.latest_reasons["tiny"].startswith("newest: served.json is not JSON")
 
 
+def test_a_served_json_linked_from_outside_is_not_read(folder: Path, tmp_path: Path) -> None:
+    _, middle, newest = versions(folder)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    served.write(outside, served.first(middle))
+    (folder / "tiny" / STATE_FILE).symlink_to(outside / STATE_FILE)
+    snap = Registry(folder).refresh()
+    assert snap.latest["tiny"].version == newest
+    assert snap.latest_reasons["tiny"] == (
+        "newest: served.json links outside the model folder; copy it in instead"
+    )
+
+
 def test_models_shows_the_served_version_and_why(folder: Path) -> None:
     _, middle, newest = versions(folder)
     app = create_app(ServiceConfig(model_dir=str(folder), poll_seconds=0))
