@@ -24,6 +24,7 @@ from service.config import ServiceConfig
 from service.model_folder import Found, list_folder
 
 SCORES = (("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE"), ("mase", "MASE"))
+MAX_NOTE = 200  # characters: a note is shown in /models and in one-line logs
 
 
 class CommandError(Exception):
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("name", help="model name")
     rollback.add_argument("--note", help="why; kept in the history and shown on /models")
     return p
+
+
+def check_note(note: str | None) -> str | None:
+    """A note is one line of at most MAX_NOTE characters (None: no note)."""
+    if note is not None and (len(note) > MAX_NOTE or not note.isprintable()):
+        raise CommandError(f"--note: one printable line of at most {MAX_NOTE} characters")
+    return note
 
 
 def settings(args: argparse.Namespace) -> tuple[Path, str]:
@@ -196,6 +204,7 @@ def run_list(args: argparse.Namespace, root: Path, policy: str) -> None:
 def run_promote(args: argparse.Namespace, root: Path, policy: str) -> None:
     """Serve a version: checked to load first, then written to served.json."""
     name, version = check_name(args.name), check_version(args.version)
+    note = check_note(args.note)
     found = scan(root, name)
     servable(name, found, version)
     folder = root / name
@@ -206,9 +215,9 @@ def run_promote(args: argparse.Namespace, root: Path, policy: str) -> None:
             return
         if state is None:  # the service served the newest loadable version: roll back to it
             was = next((f.version for f in found if load(name, f).model is not None), None)
-            new = served.started(version, was, args.note)
+            new = served.started(version, was, note)
         else:
-            was, new = state.served, state.promote(version, args.note)
+            was, new = state.served, state.promote(version, note)
         write_state(folder, new)
     print(f"{name}: serving {version} (was {was or 'nothing'})")
     warn_policy(policy)
@@ -216,7 +225,7 @@ def run_promote(args: argparse.Namespace, root: Path, policy: str) -> None:
 
 def run_rollback(args: argparse.Namespace, root: Path, policy: str) -> None:
     """Serve the version served before the current one."""
-    name = check_name(args.name)
+    name, note = check_name(args.name), check_note(args.note)
     found = scan(root, name)
     folder = root / name
     with served.locked(folder):
@@ -224,7 +233,7 @@ def run_rollback(args: argparse.Namespace, root: Path, policy: str) -> None:
         if state is None:
             raise CommandError(f"nothing to roll back for {name!r}: no version was promoted")
         try:
-            new = state.rollback(args.note)
+            new = state.rollback(note)
         except StateError as err:
             raise CommandError(f"model {name!r}: {err}") from None
         servable(name, found, new.served)

@@ -156,6 +156,8 @@ def junk_version(root: Path) -> str:
         (["rollback", "tiny"], "nothing to roll back for 'tiny'"),
         (["rollback", "nope"], "no model named 'nope'"),
         (["list", "nope"], "no model named 'nope'"),
+        (["promote", "tiny", "20990101T000000000000Z", "--note", "a\nb"], "--note: one"),
+        (["rollback", "tiny", "--note", "x" * 201], "at most 200 characters"),
     ],
     ids=[
         "unknown-model",
@@ -165,6 +167,8 @@ def junk_version(root: Path) -> str:
         "no-state",
         "rb-model",
         "ls",
+        "note-lines",
+        "note-long",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(folder: Path, capsys, argv, message: str) -> None:
