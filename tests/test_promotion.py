@@ -202,6 +202,7 @@ def models_says(port: int, version: str) -> bool:
     return answers == [version] * 4
 
 
+@pytest.mark.slow  # about 45 s on a shared 2-core machine, most of it gunicorn starting
 def test_promote_and_roll_back_under_load_without_a_failed_request(
     tmp_path: Path, folder: Path
 ) -> None:
