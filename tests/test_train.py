@@ -213,7 +213,7 @@ def test_killed_training_never_leaves_a_partial_checkpoint(sine_csv: Path, tmp_p
         proc.wait()
     for path in (tmp_path / "k").iterdir():  # served.json: written with the first version
         assert (
-            path.name.endswith(".pt") or path.name.startswith(".tmp-") or (path.name == STATE_FILE)
+            path.name.endswith(".pt") or path.name.startswith(".tmp-") or path.name == STATE_FILE
         ), path.name
     for path in list_checkpoints(tmp_path)["k"]:
         _, meta = load(path)  # every visible checkpoint is whole
