@@ -9,8 +9,8 @@
 #      model mount, as in deploy/k8s);
 #   4. POST /forecast on loopback and check the forecast and internals shapes;
 #   5. HEALTHCHECK healthy, no process runs as root, worker heartbeats on /dev/shm;
-#   6. train a second version while the service runs; it must be served within a few
-#      poll intervals, without a restart.
+#   6. train a second version while the service runs and promote it with gatecast-models;
+#      it must be served within a few poll intervals, without a restart.
 #
 # Usage, as root, from the repository root:   sh .ci/container-smoke.sh
 # Env: GATECAST_SHARED (../shared)  IMAGE (localhost/gatecast:smoke)
@@ -248,6 +248,10 @@ train 1 || fail "second gatecast-train"
 V2=$(ls "$MODELS/airline" | sed -n 's/\.pt$//p' | sort | tail -n 1)
 [ "$V2" != "$V1" ] || fail "the second training run wrote no new version"
 note "second training run" "$(since "$t") s"
+# GATECAST_SERVE=promoted (the default): the first version stays served until this.
+podman run --rm --name "$TRAIN" --no-healthcheck -v "$MODELS:/models" "$IMAGE" \
+  gatecast-models promote airline "$V2" --model-dir /models --note "smoke test" >/dev/null ||
+  fail "gatecast-models promote"
 t=$(now)
 # Each worker rescans on its own, so ask until 6 answers in a row (new connections, spread
 # over both workers) all carry the new version; give up after 10 poll intervals.

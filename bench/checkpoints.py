@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from model.export import SUFFIX, TEMP_PREFIX, new_version, save
+from model.atomic import TEMP_PREFIX
+from model.export import SUFFIX, new_version, save
 from model.intervals import PROBS
 from model.network import GateLSTM, NetworkConfig
 

@@ -4,18 +4,17 @@ This is the only place that calls torch.jit, so moving to torch.export is one ch
 Layout: <model dir>/<name>/<version>.pt, versions sortable by time (UTC timestamps).
 """
 
-import contextlib
 import datetime as dt
 import json
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
+from model.atomic import write_atomically
 from model.network import GateLSTM
 
 FORMAT = "gatecast-checkpoint"
@@ -25,7 +24,6 @@ META_FILE = "meta.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VERSION_RE = re.compile(r"^\d{8}T\d{12}Z$")  # 20261129T004512123456Z
 SUFFIX = ".pt"
-TEMP_PREFIX = ".tmp-"  # in-progress writes: hidden, never end in .pt, ignored by readers
 
 
 _JIT_NOTICE = r"`torch\.jit\.\w+` is deprecated"
@@ -98,9 +96,8 @@ def save(
 ) -> Path:
     """Script net and write <model_dir>/<name>/<version>.pt atomically; returns the path.
 
-    The archive goes to a hidden temporary file in the same folder, is flushed and fsynced,
-    then renamed into place, so a reader sees either nothing or the whole file, even if this
-    process is killed at any point.
+    Written with model.atomic.write_atomically, so a reader sees either nothing or the whole
+    file, even if this process is killed at any point.
     """
     folder = Path(model_dir) / check_name(name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,34 +113,15 @@ def save(
         **meta,
     }
     module = script(net)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            silence_jit_deprecation()
-            torch.jit.save(
-                module,
-                fh,
-                _extra_files={META_FILE: json.dumps(full, indent=1, allow_nan=False)},
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the service may run as another user
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
+
+    def write(fh: BinaryIO) -> None:
+        silence_jit_deprecation()
+        torch.jit.save(
+            module, fh, _extra_files={META_FILE: json.dumps(full, indent=1, allow_nan=False)}
+        )
+
+    write_atomically(target, write)
     return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def list_checkpoints(model_dir: str | Path) -> dict[str, list[Path]]:

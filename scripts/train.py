@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from model.export import check_name, new_version, save
+from model import served
+from model.export import check_name, list_checkpoints, new_version, save
 from model.lightning import Forecaster
 from scripts.pipeline.config import TrainConfig, build_parser, from_args
 from scripts.pipeline.csv_series import DataError, Series, load_series
@@ -64,7 +65,22 @@ def train_model(series: list[Series], base: TrainConfig, name: str) -> Path | No
     path = save(net, meta, cfg.model_dir, name)
     print(summary_table(name, series, split, result, scores, cfg))
     print(f"checkpoint: {path}")
+    if serve_first(path):
+        print(f"served: {path.stem} (the model's first version)")
     return path
+
+
+def serve_first(path: Path) -> bool:
+    """Name a model's first checkpoint as served in served.json; whether it did."""
+    # A new model is served at once; its later versions wait for gatecast-models promote.
+    folder = path.parent
+    with served.locked(folder):
+        if (folder / served.STATE_FILE).exists():
+            return False
+        if list_checkpoints(folder.parent).get(folder.name) != [path]:
+            return False
+        served.write(folder, served.first(path.stem))
+    return True
 
 
 def series_model_name(name: str, series: str) -> str:

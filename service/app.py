@@ -57,7 +57,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     app.wsgi_app = status_line.standard_reasons(app.wsgi_app)  # type: ignore[method-assign,assignment]
     wire_errors.install()  # under gunicorn: JSON, not HTML, for requests its parser refuses
     metrics = Metrics()
-    registry = Registry(cfg.model_dir, keep=cfg.keep_versions, metrics=metrics)
+    registry = Registry(cfg.model_dir, keep=cfg.keep_versions, metrics=metrics, serve=cfg.serve)
     snap = registry.start(cfg.poll_seconds, wait=FIRST_SCAN_WAIT)
     schema = request_schema(cfg)
     batcher = None

@@ -1,7 +1,7 @@
 """Service settings: a typed dataclass, built from GATECAST_* environment variables.
 
-Standard library only, so gunicorn.conf.py can validate the environment in the master
-process (and fail before forking workers) without importing torch or Flask.
+Standard library only (model.served is too), so gunicorn.conf.py can validate the environment
+in the master process (and fail before forking workers) without importing torch or Flask.
 """
 
 import logging
@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from model.served import POLICIES, PROMOTED
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIB = 1024 * 1024
@@ -65,6 +67,10 @@ class ServiceConfig:
     # worker loads them at every scan; a request may pin any of them). Older versions are
     # listed on /models as not kept.
     keep_versions: int = 5
+    # GATECAST_SERVE: which version a request without "version" gets. promoted: the one
+    # chosen with gatecast-models (<name>/served.json; the newest while nothing is
+    # promoted); newest: the newest loadable version, whatever is promoted.
+    serve: str = PROMOTED
     # GATECAST_READ_TIMEOUT: seconds a client has to send a whole request, headers and body,
     # from its first byte (or from the end of its previous request); then 408. Under gunicorn
     # the request is read without holding a thread (service.worker).
@@ -106,6 +112,8 @@ class ServiceConfig:
             raise ConfigError(
                 f"must be 0 or a finite number, got {self.poll_seconds}", "poll_seconds"
             )
+        if self.serve not in POLICIES:
+            raise ConfigError(f"must be one of {', '.join(POLICIES)}", "serve")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"must be one of {', '.join(LOG_LEVELS)}", "log_level")
         if not self.model_dir:
@@ -156,6 +164,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "poll_seconds": (float, "a number of seconds"),
     "read_timeout": (float, "a number of seconds"),
     "keep_versions": (int, "an integer"),
+    "serve": (lambda raw: raw.lower(), "a policy"),
     "batch_max": (int, "an integer number of sequences"),
     "batch_delay_us": (int, "an integer number of microseconds"),
 }

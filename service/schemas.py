@@ -102,7 +102,9 @@ class ForecastBody(BaseModel):
     model: Name | None = Field(
         None, description="Model name; optional when one model is loaded or a default is set."
     )
-    version: Name | None = Field(None, description="Version; the newest loaded when omitted.")
+    version: Name | None = Field(
+        None, description="Version; when omitted, the served one (see /models `latest`)."
+    )
     sequence: list[float] | None = None  # limits: see _limited_fields
     sequences: list[list[float]] | None = None
     horizon: int = 1
@@ -270,7 +272,9 @@ class VersionInfo(BaseModel):
         "kept in memory (GATECAST_KEEP_VERSIONS), not servable; failed: will not load (see "
         "reason), retried when the file changes."
     )
-    latest: bool = Field(description="Served when a request gives no version.")
+    latest: bool = Field(
+        description="Served when a request gives no version (the model's latest_reason says why)."
+    )
     reason: str | None = None
     loaded_at: str | None = None
     failed_at: str | None = None
@@ -294,7 +298,15 @@ class ModelInfo(BaseModel):
 
     name: str
     status: Literal["loaded", "failed"]
-    latest: str | None
+    latest: str | None = Field(
+        description="The version served when a request gives none (GATECAST_SERVE)."
+    )
+    latest_reason: str | None = Field(
+        default=None,
+        description="Why `latest` is that version: 'promoted at TIME (note)', 'rolled back "
+        "at TIME', 'first version, served since TIME', or 'newest: ...' with the cause "
+        "(GATECAST_SERVE=newest, nothing promoted, the promoted version cannot be served).",
+    )
     versions: list[VersionInfo]
     reason: str | None = Field(
         default=None,

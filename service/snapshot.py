@@ -41,8 +41,10 @@ class Snapshot:
 
     # name -> version -> entry, newest version first.
     versions: Mapping[str, Mapping[str, Entry]]
-    # name -> the newest version that loaded: what a request without "version" gets.
+    # name -> the served version: what a request without "version" gets.
     latest: Mapping[str, LoadedModel]
+    # name -> why `latest` is that version (promoted, rolled back, newest and why).
+    latest_reasons: Mapping[str, str]
     # name -> why a model folder could not be listed; such a name has no `versions`.
     unlistable: Mapping[str, Failed]
     # False only before the first scan has finished.
@@ -50,18 +52,23 @@ class Snapshot:
 
     @classmethod
     def build(
-        cls, versions: dict[str, dict[str, Entry]], unlistable: dict[str, Failed]
+        cls,
+        versions: dict[str, dict[str, Entry]],
+        unlistable: dict[str, Failed],
+        chosen: Mapping[str, tuple[str | None, str]],
     ) -> "Snapshot":
-        """Freeze plain dicts into read-only views; the latest are the first loaded ones."""
-        latest = {}
-        for name, entries in versions.items():
-            loaded = [e for e in entries.values() if isinstance(e, LoadedModel)]
-            if loaded:
-                latest[name] = loaded[0]
+        """Freeze plain dicts into read-only views; `chosen`: each served version and why."""
+        latest: dict[str, LoadedModel] = {}
+        reasons: dict[str, str] = {}
+        for name, (version, reason) in chosen.items():
+            model = versions.get(name, {}).get(version) if version is not None else None
+            if isinstance(model, LoadedModel):
+                latest[name], reasons[name] = model, reason
         frozen = {name: MappingProxyType(dict(v)) for name, v in versions.items()}
         return cls(
             MappingProxyType(frozen),
             MappingProxyType(latest),
+            MappingProxyType(reasons),
             MappingProxyType(dict(unlistable)),
         )
 
@@ -69,7 +76,8 @@ class Snapshot:
     def empty(cls) -> "Snapshot":
         """The state before the first scan."""
         empty: Mapping[str, MappingProxyType] = MappingProxyType({})
-        return cls(empty, MappingProxyType({}), MappingProxyType({}), scanned=False)
+        none: Mapping[str, str] = MappingProxyType({})
+        return cls(empty, MappingProxyType({}), none, MappingProxyType({}), scanned=False)
 
     def failures(self) -> list[Failed]:
         """Every checkpoint that failed to load."""

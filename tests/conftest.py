@@ -75,12 +75,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def copy_models(model_dir: Path) -> Callable[[Path], Path]:
-    """Copy the session's model folder (without training logs) to `parent`/models."""
+    """Copy the session's model folder to `parent`/models, without training logs and without
+    served.json: nothing is promoted in a copy, so it serves each model's newest version."""
     import shutil
+
+    from model.served import STATE_FILE
 
     def copy(parent: Path) -> Path:
         root = parent / "models"
-        shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs"))
+        shutil.copytree(model_dir, root, ignore=shutil.ignore_patterns("_logs", STATE_FILE))
         return root
 
     return copy

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import export
+from model import atomic, export
 from model.article import article_cell
 from model.network import GateLSTM, NetworkConfig
 
@@ -111,7 +111,7 @@ def test_killed_write_leaves_no_checkpoint(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True)
     assert proc.returncode == -9
     left = [p.name for p in (tmp_path / "demo").iterdir()]
-    assert left and all(n.startswith(export.TEMP_PREFIX) and not n.endswith(".pt") for n in left)
+    assert left and all(n.startswith(atomic.TEMP_PREFIX) and not n.endswith(".pt") for n in left)
     assert export.list_checkpoints(tmp_path) == {}
 
 

@@ -22,6 +22,7 @@ from bench.reliability.faults import broken_checkpoints, drop_file_caps, write_b
 from bench.reliability.killed_training import killed_training
 from bench.server import gunicorn
 from model.export import list_checkpoints
+from model.served import STATE_FILE
 from service import ServiceConfig, create_app
 from service.registry import LookupFailed, Registry
 
@@ -112,7 +113,8 @@ def nobody_reads(fifo: Path) -> bool:
 @pytest.mark.slow
 def test_fifos_and_symlink_loops_never_stop_a_worker(tmp_path: Path, model_dir: Path) -> None:
     root = tmp_path / "models"
-    shutil.copytree(model_dir / "tiny", root / "tiny")
+    # Nothing promoted (no served.json): the newest good version is served.
+    shutil.copytree(model_dir / "tiny", root / "tiny", ignore=shutil.ignore_patterns(STATE_FILE))
     good = list_checkpoints(root)["tiny"][-1]
     fifo, loop = version_path(root / "tiny"), version_path(root / "tiny")
     os.mkfifo(fifo)  # named like the newest checkpoints: a boot used to hang in open()

@@ -20,6 +20,7 @@ def test_defaults_without_environment() -> None:
         5.0,
     )
     assert cfg.keep_versions == 5
+    assert cfg.serve == "promoted"
 
 
 def test_every_variable_is_read() -> None:
@@ -35,6 +36,7 @@ def test_every_variable_is_read() -> None:
         "GATECAST_LOG_LEVEL": "debug",
         "GATECAST_POLL_SECONDS": "0.5",
         "GATECAST_KEEP_VERSIONS": "2",
+        "GATECAST_SERVE": "Newest",
     }
     assert ServiceConfig.from_env(env) == ServiceConfig(
         model_dir="/srv/models",
@@ -48,6 +50,7 @@ def test_every_variable_is_read() -> None:
         log_level="DEBUG",
         poll_seconds=0.5,
         keep_versions=2,
+        serve="newest",
     )
     assert ServiceConfig.from_env({"GATECAST_POLL_SECONDS": "0"}).poll_seconds == 0
 
@@ -67,6 +70,7 @@ def test_every_variable_is_read() -> None:
         ("GATECAST_LOG_LEVEL", "LOUD"),
         ("GATECAST_KEEP_VERSIONS", "0"),
         ("GATECAST_KEEP_VERSIONS", "all"),
+        ("GATECAST_SERVE", "sometimes"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str) -> None:

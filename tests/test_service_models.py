@@ -8,6 +8,7 @@ import pytest
 
 from bench.checkpoints import publish, version_path
 from model.export import list_checkpoints
+from model.served import STATE_FILE
 from service import ServiceConfig, create_app
 from tests.test_service_registry import rewrite_meta
 
@@ -45,7 +46,8 @@ BAD_META: dict[str, tuple[Any, str]] = {
 def odd_folder(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
     """tiny with three versions, plus one model per kind of bad meta.json."""
     root = tmp_path_factory.mktemp("odd") / "models"
-    shutil.copytree(model_dir / "tiny", root / "tiny")
+    # Nothing promoted (no served.json): the newest version is served.
+    shutil.copytree(model_dir / "tiny", root / "tiny", ignore=shutil.ignore_patterns(STATE_FILE))
     good = list_checkpoints(root)["tiny"][-1]
     publish(publish(good))
     for case, (change, _) in BAD_META.items():

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.export import TEMP_PREFIX, list_checkpoints, new_version
+from model.atomic import TEMP_PREFIX
+from model.export import list_checkpoints, new_version
 from service import registry as registry_module
 from service.checkpoint import LoadedModel
 from service.metrics import Metrics

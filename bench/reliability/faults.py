@@ -20,7 +20,8 @@ from bench.checkpoints import publish, version_path
 from bench.common import AIRLINE_TWO_YEARS, wait_until
 from bench.http_client import request
 from bench.server import Running
-from model.export import TEMP_PREFIX, load, silence_jit_deprecation
+from model.atomic import TEMP_PREFIX
+from model.export import load, silence_jit_deprecation
 
 DROP = "-dac_override,-dac_read_search"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from bench.common import REPO, repo_env
 from bench.http_client import request
 from bench.server import Running
-from model.export import TEMP_PREFIX, list_checkpoints, load
+from model.atomic import TEMP_PREFIX
+from model.export import list_checkpoints, load
 
 
 def _temps(folder: Path) -> set[str]:

@@ -151,7 +151,8 @@ def serving(args: argparse.Namespace, root: Path, logs: Path) -> list[Row]:
             )
             rows += slow_rows(r, expect)
     rows += kills(args, root, logs, env, kinds)
-    env_s = {**env, "GATECAST_POLL_SECONDS": str(args.poll)}
+    # newest: the version trained under load is served as it lands, unpromoted.
+    env_s = {**env, "GATECAST_POLL_SECONDS": str(args.poll), "GATECAST_SERVE": "newest"}
     with gunicorn(root, logs / "swap.log", env=env_s, ready_path="/readyz") as srv:
         step("new version under load")
         train = train_command(AIRLINE, SERVED, root, train_args(max(1, args.epochs // 5)))

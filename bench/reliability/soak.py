@@ -192,7 +192,8 @@ def measure(args: argparse.Namespace) -> Soak:
         root, log = Path(name) / "models", Path(name) / "gunicorn.log"
         step(f"training {args.versions} versions of {SERVED}")
         train = prepare(root, args.epochs, args.versions)
-        env = {"GATECAST_POLL_SECONDS": f"{args.poll:g}"}
+        # newest: each version trained during the soak is served as it lands, unpromoted.
+        env = {"GATECAST_POLL_SECONDS": f"{args.poll:g}", "GATECAST_SERVE": "newest"}
         try:
             with gunicorn(root, log, env=env, ready_path="/readyz") as srv:
                 step(f"soak: {args.minutes:g} min at concurrency {args.concurrency}")

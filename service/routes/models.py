@@ -49,7 +49,11 @@ def model_info(snap: Snapshot, name: str) -> ModelInfo:
     latest = model.version if model is not None else None
     versions = [version_info(e, latest) for e in snap.versions[name].values()]
     return ModelInfo(
-        name=name, status="loaded" if model else "failed", latest=latest, versions=versions
+        name=name,
+        status="loaded" if model else "failed",
+        latest=latest,
+        latest_reason=snap.latest_reasons.get(name),
+        versions=versions,
     )
 
 
