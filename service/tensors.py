@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 # The datatypes gatecast reads and writes, as little-endian numpy types.
-DTYPES = {
+DTYPES: dict[str, np.dtype[Any]] = {
     "FP32": np.dtype("<f4"),
     "INT32": np.dtype("<i4"),
     "INT64": np.dtype("<i8"),
@@ -61,7 +61,9 @@ def decode(
         if dtype.kind == "i":
             info = np.iinfo(dtype)
             whole = np.floor(flat) == flat
-            if not (whole.all() and ((flat >= info.min) & (flat <= info.max)).all()):
+            # max + 1 is a power of two, exact in float64 (max itself is not, for INT64).
+            inside = (flat >= info.min) & (flat < float(info.max) + 1)
+            if not (whole.all() and inside.all()):
                 raise TensorError(f"{name}: {datatype} data must be whole numbers in its range")
         values = flat.astype(dtype.newbyteorder("="))
     if dtype.kind == "f" and not np.isfinite(values).all():

@@ -92,7 +92,7 @@ def preprocess_infer(state: ServiceState, name: str, version: str | None) -> Inf
     carried = initial is not None
     check_steps(lengths, carried, horizon, model, cfg, "observations")
     outputs, binary = chosen_outputs(body, level is not None)
-    internals: InternalsMode = "all" if any(name in QUANTITIES for name in outputs) else "none"
+    internals: InternalsMode = "all" if any(o in QUANTITIES for o in outputs) else "none"
     check_internals_size(internals, lengths, carried, horizon, model, cfg)
     offsets = None if level is None else offsets_for(model, level, horizon)
     request = ForecastRequest(
@@ -105,7 +105,7 @@ def preprocess_infer(state: ServiceState, name: str, version: str | None) -> Inf
         state=initial,
         interval=level,
         offsets=offsets,
-        return_state=any(name in STATE_OUTPUTS for name in outputs),
+        return_state=any(o in STATE_OUTPUTS for o in outputs),
     )
     return InferCall(request, body.id, outputs, binary)
 

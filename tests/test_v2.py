@@ -90,11 +90,11 @@ def test_batch_forecast_and_internals_equal_forecast_route(client) -> None:
     }
     for name in QUANTITIES:
         assert out[name].shape == (3, 2, steps, 8), name
-        want = [[layer[name] for layer in seq["layers"]] for seq in ref["internals"]]
-        np.testing.assert_array_equal(out[name], np.asarray(want, np.float32), err_msg=name)
+        layers = [[layer[name] for layer in seq["layers"]] for seq in ref["internals"]]
+        np.testing.assert_array_equal(out[name], np.asarray(layers, np.float32), err_msg=name)
     for name, key in (("state_h", "h"), ("state_c", "c"), ("state_scale", "scale")):
-        want = np.asarray([s[key] for s in ref["state"]], np.float32)
-        np.testing.assert_array_equal(out[name], want, err_msg=name)
+        state = np.asarray([s[key] for s in ref["state"]], np.float32)
+        np.testing.assert_array_equal(out[name], state, err_msg=name)
 
 
 def test_flat_and_nested_data_agree(client) -> None:
@@ -179,7 +179,10 @@ def binary_request(inputs: dict[str, np.ndarray], outputs: list[str]) -> tuple[b
 
 def test_binary_tensors_in_and_out_equal_json(client) -> None:
     observations = np.asarray(SEQS, np.float32)
-    inputs = {"observations": observations, "horizon": np.asarray([2], np.int64)}
+    inputs: dict[str, np.ndarray] = {
+        "observations": observations,
+        "horizon": np.asarray([2], np.int64),
+    }
     body, length = binary_request(inputs, ["forecast", "hidden_state"])
     r = client.post(
         INFER,
