@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from model.network import QUANTITIES
-from service import ServiceConfig, create_app, inference
+from service import ServiceConfig, create_app, inference, wire_errors
 
 SEQS = [[float(100 + 5 * math.sin((k + j) / 2) + k) for k in range(20)] for j in range(3)]
 INFER = "/v2/models/tiny/infer"
@@ -325,6 +325,21 @@ def test_auth_applies_to_v2_but_not_its_probes(model_dir: Path) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     assert client.get("/v2/models/tiny", headers=auth).status_code == 200
     app.extensions["gatecast"].registry.close()
+
+
+def test_refusals_before_the_app_use_the_v2_form_on_v2_paths() -> None:
+    head = b"POST /v2/models/tiny/infer?x=1 HTTP/1.1\r\nHost: h\r\n"
+    assert wire_errors.request_path(head) == "/v2/models/tiny/infer"
+    assert wire_errors.request_path(b"POST /v2/models/ti") == ""  # line not complete yet
+    service_form = {"error": {"code": "payload_too_large", "message": "too big", "field": None}}
+    for path, body in [
+        ("/v2/models/tiny/infer", {"error": "too big"}),
+        ("/v2", {"error": "too big"}),
+        ("/v2x", service_form),
+        ("/forecast", service_form),
+    ]:
+        raw = wire_errors.error_bytes(413, "too big", "payload_too_large", path=path)
+        assert json.loads(raw.partition(b"\r\n\r\n")[2]) == body, path
 
 
 def test_metrics_and_access_log_name_the_v2_route(model_dir: Path, capsys) -> None:

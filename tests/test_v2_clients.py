@@ -115,6 +115,11 @@ def test_triton_errors(triton_client: triton.InferenceServerClient) -> None:
     with pytest.raises(InferenceServerException) as unknown:
         triton_client.infer("nope", [ok])
     assert unknown.value.status() == "404" and "nope" in unknown.value.message()
+    huge = triton.InferInput("observations", [1, 600_000], "FP32")  # 2.4 MB: over 2 MiB
+    huge.set_data_from_numpy(np.ones((1, 600_000), np.float32))
+    with pytest.raises(InferenceServerException) as large:  # refused by service.worker
+        triton_client.infer("tiny", [huge])
+    assert large.value.status() == "413" and "limit" in large.value.message()
 
 
 def kserve_infer(server: Running, req: InferRequest):
