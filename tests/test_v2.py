@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from model.network import QUANTITIES
-from service import ServiceConfig, create_app, inference, wire_errors
+from service import ServiceConfig, create_app, inference, wire_errors, worker
 
 SEQS = [[float(100 + 5 * math.sin((k + j) / 2) + k) for k in range(20)] for j in range(3)]
 INFER = "/v2/models/tiny/infer"
@@ -340,6 +340,12 @@ def test_refusals_before_the_app_use_the_v2_form_on_v2_paths() -> None:
     ]:
         raw = wire_errors.error_bytes(413, "too big", "payload_too_large", path=path)
         assert json.loads(raw.partition(b"\r\n\r\n")[2]) == body, path
+
+
+def test_v2_health_routes_are_probes_of_the_worker() -> None:
+    for path in (b"/v2/health/live", b"/v2/health/ready"):
+        assert worker.is_probe(b"GET " + path + b" HTTP/1.1\r\n\r\n"), path
+    assert not worker.is_probe(b"GET /v2/models/tiny/ready HTTP/1.1\r\n\r\n")
 
 
 def test_metrics_and_access_log_name_the_v2_route(model_dir: Path, capsys) -> None:
