@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)" \
 	  $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	# KServe's client for the v2 tests, without its pandas<3 pin (pyproject: kserve-deps).
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps "kserve==0.21.0"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -1,4 +1,5 @@
-"""JSON errors: {"error": {"code", "message", "field"}} for every failure, never HTML."""
+"""JSON errors: {"error": {"code", "message", "field"}} for every failure, never HTML;
+{"error": message} on the Open Inference Protocol's /v2 paths."""
 
 import logging
 from collections.abc import Mapping
@@ -6,8 +7,11 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context
 from werkzeug.exceptions import HTTPException
+
+from service.context import current_request
+from service.wire_errors import uses_v2_errors
 
 log = logging.getLogger("gatecast.errors")
 
@@ -52,7 +56,10 @@ def json_response(
 
 
 def error_response(err: ApiError) -> Response:
-    """The JSON body of an error."""
+    """The JSON body of an error: {"error": message} on /v2 paths (the Open Inference
+    Protocol's form), else with its code and field."""
+    if has_request_context() and uses_v2_errors(current_request().path):
+        return json_response({"error": err.message}, err.status, err.headers)
     body = {"error": {"code": err.code, "message": err.message, "field": err.field}}
     return json_response(body, err.status, err.headers)
 

@@ -14,8 +14,10 @@ from service.logs import log_fields
 from service.state import ServiceState
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-# No key needed: load balancers' probes, and the explorer page with its static files.
-EXEMPT_ENDPOINTS = frozenset({"monitoring.healthz", "monitoring.readyz", "page.index", "static"})
+# No key needed: load balancers' probes (v2's too), and the explorer page with its static files.
+EXEMPT_ENDPOINTS = frozenset(
+    {"monitoring.healthz", "monitoring.readyz", "v2.live", "v2.ready", "page.index", "static"}
+)
 
 access_log = logging.getLogger("gatecast.access")
 

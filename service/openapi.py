@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.config import ServiceConfig
+from service.openapi_v2 import v2_paths
 from service.schemas import (
     ErrorResponse,
     ForecastResponse,
@@ -164,13 +165,15 @@ def build_openapi(
             }
         },
     }
+    paths.update(v2_paths(s.ref, bool(cfg.api_keys), name_schema, needs))
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "gatecast",
             "version": "1",
             "description": "Time-series forecasts from an LSTM that shows its gates. Every "
-            'response carries X-Request-Id; errors are {"error": {code, message, field}}.',
+            'response carries X-Request-Id; errors are {"error": {code, message, field}}, '
+            'and {"error": message} on the Open Inference Protocol v2 paths (/v2...).',
         },
         "paths": paths,
         "components": {

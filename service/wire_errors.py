@@ -5,6 +5,8 @@ field over 8190, control characters or obsolete folding in a header, two Content
 a bad chunk size...) with a fixed HTML page. install() swaps that page for the service's
 usual error body, {"error": {"code", "message", "field": null}}, with a fresh X-Request-Id;
 the status gunicorn chose is kept. Standard library only; a no-op outside gunicorn.
+On /v2 paths the service's errors take the Open Inference Protocol's form, {"error":
+message}, here for the worker's refusals (gunicorn's parser gives no path).
 """
 
 import json
@@ -26,13 +28,36 @@ CODES = {
 }
 
 
+V2_PREFIX = "/v2"  # Open Inference Protocol v2 paths: errors are {"error": message}
+
+
+def uses_v2_errors(path: str) -> bool:
+    """Whether errors on this path take the Open Inference Protocol's form."""
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
+
+
+def request_path(head: bytes) -> str:
+    """The path of the request line at the start of `head` ("" before it has arrived)."""
+    line, sep, _ = head.partition(b"\r\n")
+    parts = line.split(b" ")
+    if not sep or len(parts) != 3:
+        return ""
+    return parts[1].partition(b"?")[0].decode("latin-1")
+
+
 def error_bytes(
-    status: int, message: str, code: str | None = None, reason: str | None = None
+    status: int,
+    message: str,
+    code: str | None = None,
+    reason: str | None = None,
+    path: str = "",
 ) -> bytes:
-    """A whole HTTP/1.1 error response that closes the connection, with the JSON body."""
+    """A whole HTTP/1.1 error response that closes the connection, with the JSON body (in
+    the v2 form for a /v2 path)."""
     code = code or CODES.get(status, "bad_http_request")
     reason = reason or HTTPStatus(status).phrase
-    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
+    error: object = {"code": code, "message": message, "field": None}
+    body = json.dumps({"error": message if uses_v2_errors(path) else error}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"

@@ -32,13 +32,15 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from service.config import ServiceConfig
 from service.framing import Complete, Framing, Refusal
-from service.wire_errors import error_bytes
+from service.wire_errors import error_bytes, request_path
 
 MAX_HEAD = 64 * 1024  # request line and headers, or trailers
 RECV_BYTES = 256 * 1024  # per recv call
 LINGER = 2.0  # seconds a refused connection is drained before it is closed
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-PROBE_PATHS = frozenset({b"/healthz", b"/readyz", b"/metrics"})
+PROBE_PATHS = frozenset(
+    {b"/healthz", b"/readyz", b"/metrics", b"/v2/health/live", b"/v2/health/ready"}
+)
 
 
 def is_probe(head: bytes) -> bool:
@@ -133,7 +135,7 @@ class BufferedThreadWorker(ThreadWorker):
                 if state.received:  # it may still read: say why nothing is served
                     self.stop_reading(conn, state)
                     message = "the connection ended before the request did"
-                    self.refuse(conn, Refusal(400, "bad_http_request", message))
+                    self.refuse(conn, Refusal(400, "bad_http_request", message), state)
                 else:
                     self.drop(conn)
                 return
@@ -156,7 +158,7 @@ class BufferedThreadWorker(ThreadWorker):
             return False
         self.stop_reading(conn, state)
         if isinstance(verdict, Refusal):
-            self.refuse(conn, verdict)
+            self.refuse(conn, verdict, state)
         else:
             self.hand_over(conn, state, verdict)
         return True
@@ -174,9 +176,11 @@ class BufferedThreadWorker(ThreadWorker):
 
     # -- refusals and deadlines ---------------------------------------------------------
 
-    def refuse(self, conn: TConn, refusal: Refusal) -> None:
+    def refuse(self, conn: TConn, refusal: Refusal, state: Reading) -> None:
         """Answer with a JSON error, stop sending, and drain the connection a short while."""
-        send_quietly(conn.sock, error_bytes(refusal.status, refusal.message, refusal.code))
+        path = request_path(bytes(state.framing.buf[:MAX_HEAD]))
+        error = error_bytes(refusal.status, refusal.message, refusal.code, path=path)
+        send_quietly(conn.sock, error)
         try:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -206,7 +210,7 @@ class BufferedThreadWorker(ThreadWorker):
             self.stop_reading(conn, state)
             if state.received:
                 message = f"the request did not arrive within {self.read_timeout:g} s"
-                self.refuse(conn, Refusal(408, "request_timeout", message))
+                self.refuse(conn, Refusal(408, "request_timeout", message), state)
             else:  # connected and never sent a byte: nothing to answer
                 self.end(conn)
         for conn in [c for c, until in self.lingering.items() if until <= now]:

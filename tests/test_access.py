@@ -25,10 +25,18 @@ KEY = "k3y-Alpha_0123456789"
 OTHER = "second.key-XYZ"
 # Health probes (load balancers) and the explorer page with its static files, which hold
 # no data; every other route needs a key. A new route is refused until listed here.
-EXEMPT = {"monitoring.healthz", "monitoring.readyz", "page.index", "static"}
+EXEMPT = {
+    "monitoring.healthz",
+    "monitoring.readyz",
+    "v2.live",
+    "v2.ready",
+    "page.index",
+    "static",
+}
 UNAUTHORIZED = {
     "error": {"code": "unauthorized", "message": "missing or invalid API key", "field": None}
 }
+V2_UNAUTHORIZED = {"error": "missing or invalid API key"}  # the Open Inference Protocol's form
 BAD_HEADERS = [
     None,
     "",
@@ -62,6 +70,9 @@ GOOD_HEADERS = [
     f"Bearer {KEY} \t",
 ]
 FORECAST = {"model": "tiny", "sequence": [1.0, 2.0, 3.0]}
+V2_INFER = {
+    "inputs": [{"name": "observations", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +86,10 @@ def secured(model_dir: Path):
 def every_route(app) -> Iterator[tuple[str, str, str]]:
     """(endpoint, method, URL) for every rule and method in the app's url_map."""
     static = next(p.name for p in Path(app.static_folder).rglob("*") if p.is_file())
+    version = app.extensions["gatecast"].registry.snapshot.latest["tiny"].version
     for rule in app.url_map.iter_rules():
         url = rule.rule.replace("<name>", "tiny").replace("<path:filename>", static)
+        url = url.replace("<version>", version)
         for method in sorted(rule.methods - {"OPTIONS"}):
             yield rule.endpoint, method, url
 
@@ -84,7 +97,8 @@ def every_route(app) -> Iterator[tuple[str, str, str]]:
 def call(client, method: str, url: str, header: str | None):
     """One request with an optional Authorization header (a valid body for POST)."""
     headers = {"Authorization": header} if header is not None else {}
-    body = {"json": FORECAST} if method == "POST" else {}
+    payload = V2_INFER if url.startswith("/v2/") else FORECAST
+    body = {"json": payload} if method == "POST" else {}
     return client.open(url, method=method, headers=headers, **body)
 
 
@@ -98,7 +112,8 @@ def test_every_route_but_the_exempt_needs_a_key(secured) -> None:
             assert r.status_code == 200, (method, url)
         else:
             assert r.status_code == 401, (method, url)
-            assert method == "HEAD" or r.get_json() == UNAUTHORIZED
+            v2 = url == "/v2" or url.startswith("/v2/")
+            assert method == "HEAD" or r.get_json() == (V2_UNAUTHORIZED if v2 else UNAUTHORIZED)
             assert call(client, method, url, f"Bearer {KEY}").status_code == 200, (method, url)
     assert {"monitoring.metrics", "models.list_models", "docs.openapi"} <= seen
     assert seen >= EXEMPT and set(middleware.EXEMPT_ENDPOINTS) == EXEMPT

@@ -48,6 +48,15 @@ def test_small_campaign_finds_nothing(tmp_path: Path) -> None:
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
     }
     assert set(run.requests) == spec_paths  # every documented endpoint, nothing else
     forecast = run.statuses["/forecast"]

@@ -38,6 +38,7 @@ class Route:
     post: int | None = None  # status of POST with a valid body; None: POST is not allowed
     content_type: str = JSON  # of a 2xx answer; errors are always JSON
     other: int = 405  # status of a method the rule does not allow
+    v2: bool = False  # errors in the Open Inference Protocol's form, {"error": message}
 
 
 ROUTES = [
@@ -67,6 +68,27 @@ ROUTES = [
     Route("/models//tiny", None),
     Route("/static//favicon.svg", None),
     Route("*", None),
+    # Open Inference Protocol v2: a POST of the /forecast body above is a bad infer request
+    Route("/v2", "/v2", get=200, v2=True),
+    Route("/v2/health/live", "/v2/health/live", get=200, v2=True),
+    Route("/v2/health/ready", "/v2/health/ready", get=200, v2=True),
+    Route("/v2/models/tiny", "/v2/models/<name>", get=200, v2=True),
+    Route("/v2/models/tiny/versions/0", "/v2/models/<name>/versions/<version>", get=404, v2=True),
+    Route("/v2/models/tiny/ready", "/v2/models/<name>/ready", get=200, v2=True),
+    Route(
+        "/v2/models/tiny/versions/0/ready",
+        "/v2/models/<name>/versions/<version>/ready",
+        get=404,
+        v2=True,
+    ),
+    Route("/v2/models/tiny/infer", "/v2/models/<name>/infer", post=400, v2=True),
+    Route(
+        "/v2/models/tiny/versions/0/infer",
+        "/v2/models/<name>/versions/<version>/infer",
+        post=400,
+        v2=True,
+    ),
+    Route("/v2/no-such-path", None, v2=True),
 ]
 
 
@@ -98,13 +120,18 @@ FRAMINGS: dict[str, tuple[dict, bytes | None, bool]] = {
 REFUSED_BY_WORKER = frozenset({"chunk size not hex", "chunk longer than declared"})
 
 
-def refused_by_parser(path: str, method: str, framing: str) -> bool:
-    """Whether the request is refused before the app sees it: by the worker (chunks it cannot
-    follow) or by gunicorn's HTTP parser (both lengths given, or `*` (asterisk-form) with a
-    method other than OPTIONS)."""
+def refused_by_gunicorn(path: str, method: str, framing: str) -> bool:
+    """Whether gunicorn's HTTP parser refuses the request (both lengths given, or `*`
+    (asterisk-form) with a method other than OPTIONS): it has no path to tell /v2 by."""
     headers = FRAMINGS[framing][0]
     both = "Content-Length" in headers and "Transfer-Encoding" in headers
-    return framing in REFUSED_BY_WORKER or both or (path == "*" and method != "OPTIONS")
+    return both or (path == "*" and method != "OPTIONS")
+
+
+def refused_by_parser(path: str, method: str, framing: str) -> bool:
+    """Whether the request is refused before the app sees it: by the worker (chunks it cannot
+    follow) or by gunicorn's HTTP parser."""
+    return framing in REFUSED_BY_WORKER or refused_by_gunicorn(path, method, framing)
 
 
 def expected(route: Route, method: str, framing: str) -> tuple[int, str | None]:
@@ -124,6 +151,8 @@ def expected(route: Route, method: str, framing: str) -> tuple[int, str | None]:
             return 400, "invalid_json"  # no body at all
     if allowed == 404:
         return 404, "unknown_model" if route.rule == "/models/<name>" else "not_found"
+    if allowed == 400:
+        return 400, "invalid_request"
     return allowed, None
 
 
@@ -180,7 +209,9 @@ def check(answer: Answer, route: Route, method: str, framing: str) -> None:
         assert answer.body  # the page, a static file, metrics text
         return
     body = json.loads(answer.body)
-    if status >= 400:
+    if status >= 400 and route.v2 and not refused_by_gunicorn(route.path, method, framing):
+        assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"]
+    elif status >= 400:
         assert set(body["error"]) == {"code", "message", "field"}
         assert body["error"]["code"] == code
     elif route.rule == "/forecast":
@@ -193,6 +224,16 @@ def check(answer: Answer, route: Route, method: str, framing: str) -> None:
         assert body == {"status": "ok"}
     elif route.rule == "/readyz":
         assert body["status"] == "ready"
+    elif route.rule == "/v2":
+        assert body["name"] == "gatecast"
+    elif route.rule == "/v2/health/live":
+        assert body == {"live": True}
+    elif route.rule == "/v2/health/ready":
+        assert body == {"ready": True}
+    elif route.rule == "/v2/models/<name>":
+        assert body["name"] == "tiny" and body["inputs"][0]["name"] == "observations"
+    elif route.rule == "/v2/models/<name>/ready":
+        assert body == {"name": "tiny", "ready": True}
     else:
         assert body["openapi"].startswith("3.1")
 

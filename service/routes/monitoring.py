@@ -3,7 +3,8 @@
 from flask import Blueprint, Response
 
 from service.errors import ApiError, json_response
-from service.state import get_state
+from service.snapshot import Snapshot
+from service.state import ServiceState, get_state
 
 bp = Blueprint("monitoring", __name__)
 
@@ -17,7 +18,13 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """200 when a model can be served (the default one, if set), else 503 with the reason."""
-    state = get_state()
+    snap = check_ready(get_state())
+    return json_response({"status": "ready", "models": len(snap.latest)})
+
+
+def check_ready(state: ServiceState) -> Snapshot:
+    """The snapshot when a model can be served (the default one, if set); else a 503
+    ApiError saying why."""
     snap = state.registry.snapshot
     default = state.config.default_model
     if not snap.scanned:
@@ -31,7 +38,7 @@ def readyz() -> Response:
             causes.append(f"{unlistable} model folder(s) cannot be listed")
         found = "; ".join(causes) or "no checkpoints found in the model folder"
         raise ApiError(503, "not_ready", f"no model is loaded: {found}")
-    return json_response({"status": "ready", "models": len(snap.latest)})
+    return snap
 
 
 @bp.get("/metrics")
