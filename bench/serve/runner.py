@@ -5,7 +5,9 @@
     python -m bench.serve --requests 500       # a quicker, noisier run
 
 Cases: GET /healthz; POST /forecast with one 64-step sequence and internals none, last and
-all; a batch of 32 such sequences with internals none and all. Each at concurrency 1 and 8,
+all; a batch of 32 such sequences with internals none and all; the one sequence and the
+batch of 32 again through the Open Inference Protocol's POST /v2/models/<name>/infer,
+asking for `forecast` only (internals none). Each at concurrency 1 and 8,
 after a warm-up. Targets: (1) forecast/none reaches half the /healthz rate, (2) internals
 "all" has p50 < 10 ms at concurrency 1, (3) a batch of 32 costs < 4x one sequence (p50 at
 concurrency 1, internals none).
@@ -107,21 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def bodies(window: int, batch: int, name: str) -> dict[str, bytes | None]:
-    """The request body of each case (None: GET)."""
+def bodies(window: int, batch: int, name: str) -> dict[str, tuple[str, bytes | None]]:
+    """The path and request body of each case (None: GET). The v2 cases send the same
+    values to the Open Inference Protocol's /infer, asking for the forecast only."""
     rng = random.Random(1)
 
     def seq() -> list[float]:
         return [round(100 + 10 * math.sin(k / 3) + rng.gauss(0, 1), 3) for k in range(window)]
 
     one, many = seq(), [seq() for _ in range(batch)]
-    out: dict[str, bytes | None] = {HEALTH: None}
+    out: dict[str, tuple[str, bytes | None]] = {HEALTH: (f"/{HEALTH}", None)}
     for mode in ("none", "last", "all"):
-        out[mode] = json.dumps({"model": name, "sequence": one, "internals": mode}).encode()
+        body = {"model": name, "sequence": one, "internals": mode}
+        out[mode] = ("/forecast", json.dumps(body).encode())
     for mode in ("none", "all"):
-        out[f"batch{batch}-{mode}"] = json.dumps(
-            {"model": name, "sequences": many, "internals": mode}
-        ).encode()
+        body = {"model": name, "sequences": many, "internals": mode}
+        out[f"batch{batch}-{mode}"] = ("/forecast", json.dumps(body).encode())
+    for case, rows in (("v2-none", [one]), (f"v2-batch{batch}-none", many)):
+        tensor = {"name": "observations", "datatype": "FP32", "shape": [len(rows), window]}
+        infer = {"inputs": [{**tensor, "data": rows}], "outputs": [{"name": "forecast"}]}
+        out[case] = (f"/v2/models/{name}/infer", json.dumps(infer).encode())
     return out
 
 
@@ -252,8 +259,8 @@ def measure(
 ) -> dict[tuple[str, int], Result]:
     """Every case at every concurrency: warm-up, then `repeat` fixed-count runs."""
     results: dict[tuple[str, int], Result] = {}
-    for case, body in bodies(args.window, args.batch, args.name).items():
-        target = f"{url}/{HEALTH}" if body is None else f"{url}/forecast"
+    for case, (path, body) in bodies(args.window, args.batch, args.name).items():
+        target = f"{url}{path}"
         n = args.heavy_requests if case == f"batch{args.batch}-all" else args.requests
         for c in levels:
             results[(case, c)] = r = measure_case(args, run, target, body, c, n)
@@ -282,7 +289,7 @@ def compare_kserve(
     from model.export import list_checkpoints
 
     checkpoint = list_checkpoints(model_dir)[args.name][-1]
-    sequence = json.loads(bodies(args.window, args.batch, args.name)["none"] or b"")["sequence"]
+    sequence = json.loads(bodies(args.window, args.batch, args.name)["none"][1] or b"")["sequence"]
     levels = sorted({int(c) for c in args.peer_concurrency.split(",")})
 
     def measure_one(url: str, body: bytes | None, c: int) -> Result:
