@@ -24,6 +24,7 @@ import pandas as pd
 from bench import common as c
 from bench.checkpoints import write_untrained
 from scripts.pipeline.csv_series import DataConfig, Series, load_series
+from service.schemas import InternalsMode
 
 RESULTS = c.REPO / "bench" / "results" / "bulk.md"
 
@@ -133,7 +134,7 @@ def time_model(path: Path, series: list[Series], batch: int, extra: str, horizon
 
     model = open_checkpoint(path)
     level = 0.9 if extra == "interval 0.9" else None
-    internals = "last" if extra == "internals last" else "none"
+    internals: InternalsMode = "last" if extra == "internals last" else "none"
     req = BulkRequest(horizon=horizon, level=level, internals=internals, batch_size=batch)
     forecast_all(model, series[:batch], req)  # TorchScript optimises on its first calls
     start = time.perf_counter()

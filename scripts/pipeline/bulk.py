@@ -118,21 +118,8 @@ def forecast_all(
     need = observed_need(model)
     inputs = [np.asarray(s.values[-need:], dtype=np.float32) for s in series]  # each (T,)
     runs = {n: int(model.module.steps_run(n, False)) for n in {len(x) for x in inputs}}
-    generated = 0 if model.direct else req.horizon - 1
-    if req.internals == "none":
-        steps = np.zeros(len(series), dtype=np.int64)
-    elif req.internals == "last":
-        steps = np.ones(len(series), dtype=np.int64)
-    else:
-        steps = np.array([runs[len(x)] + generated for x in inputs], dtype=np.int64)
-    # The value each first internals step read: the run's first, or with "last" the last
-    # step's (the last observation, or the last forecast fed back).
-    first = np.array(
-        [len(s.values) - runs[len(x)] for s, x in zip(series, inputs, strict=True)],
-        dtype=np.int64,
-    )
-    if req.internals == "last":
-        first = np.array([len(s.values) for s in series], dtype=np.int64) + generated - 1
+    lengths = [len(s.values) for s in series]
+    steps, first = kept_steps(lengths, [runs[len(x)] for x in inputs], model, req)
     n, h = len(series), req.horizon
     forecast = np.empty((n, h), dtype=np.float32)
     lower = upper = None
@@ -151,6 +138,7 @@ def forecast_all(
         for i, r in zip(batch, results, strict=True):
             forecast[i] = r.forecast
             if lower is not None and upper is not None:
+                assert r.lower is not None and r.upper is not None  # an interval was asked for
                 lower[i], upper[i] = r.lower, r.upper
             if internals is not None and r.internals is not None:
                 internals[i, :, :, width - r.internals.shape[2] :] = r.internals  # (L, 6, s, H)
@@ -171,6 +159,22 @@ def forecast_all(
             for s, p, k in zip(series, first, steps, strict=True)
         ],
     )
+
+
+def kept_steps(
+    lengths: Sequence[int], runs: Sequence[int], model: LoadedModel, req: BulkRequest
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per series, the internals steps kept (N,) and the series index of the value the
+    first of them read (N,): the run's first observation, or with "last" the last step's
+    (the last observation, or the last forecast fed back)."""
+    generated = 0 if model.direct else req.horizon - 1
+    ends = np.asarray(lengths, dtype=np.int64) + generated  # one past the last value read
+    if req.internals == "last":
+        return np.ones(len(lengths), dtype=np.int64), ends - 1
+    first = np.asarray(lengths, dtype=np.int64) - np.asarray(runs, dtype=np.int64)
+    if req.internals == "none":
+        return np.zeros(len(lengths), dtype=np.int64), first
+    return ends - first, first
 
 
 def batches(lengths: Sequence[int], size: int) -> list[list[int]]:
