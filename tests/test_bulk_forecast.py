@@ -197,7 +197,10 @@ def test_internals_last_step(client, model_dir, long_csv, tmp_path):
             want = [[layer[q] for q in QUANTITIES] for layer in answer["internals"]["layers"]]
             np.testing.assert_allclose(gates[i], f32(want), rtol=1e-6, atol=1e-6)
             # The last step read the last forecast fed back: index length + horizon - 2.
-            assert positions[i].tolist() == [LENGTHS[name] + HORIZON - 2]
+            n = LENGTHS[name]
+            assert positions[i].tolist() == [n + HORIZON - 2]
+            when = pd.date_range(months(1)[0], periods=n + HORIZON - 1, freq="MS")[-1]
+            assert data["step_times"][i].tolist() == [when.isoformat()]
 
 
 BAD = [

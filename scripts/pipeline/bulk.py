@@ -190,8 +190,6 @@ def batches(lengths: Sequence[int], size: int) -> list[list[int]]:
 
 
 def times(s: Series, model: LoadedModel, start: int, count: int) -> list[str] | None:
-    """ISO 8601 times of series positions start .. start+count-1, on the series' grid (the
-    model's frequency when the series is too short to show one); None without timestamps."""
-    if s.timestamps is not None and s.freq is None and model.meta.frequency:
-        s = replace(s, freq=model.meta.frequency)
-    return step_times(s, start, count)
+    """ISO 8601 times of series positions start .. start+count-1, past the end on the
+    series' grid (the model's frequency when the series is too short to show one)."""
+    return step_times(s, start, count, model.meta.frequency)

@@ -48,8 +48,9 @@ def check_target(path: Path, suffixes: tuple[str, ...], flag: str) -> None:
             raise DataError(f"writing {suffix} files needs {package}: {EXTRA}") from None
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Have `write` fill a temporary file beside `path`, then rename it into place."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Have `write` fill a temporary file beside `path` (what it returns is ignored), then
+    rename that file into place."""
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -155,9 +156,10 @@ def write_internals(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _npz(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez_compressed into an open file (given a name, numpy would append .npz)."""
+    """np.savez_compressed into an open file (given a name, numpy would append .npz);
+    no pickled objects, so np.load reads it without allow_pickle."""
     with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(fh, allow_pickle=False, **arrays)
 
 
 def _hdf5(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
