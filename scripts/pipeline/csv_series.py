@@ -11,6 +11,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "#n/a", "-nan", "<na>")
 LAYOUTS = ("auto", "single", "wide", "long")
 MISSING = ("error", "interpolate", "ffill")
 DAY = pd.Timedelta(days=1)
+TimeUnit = Literal["s", "ms", "us", "ns"]
 
 
 class DataError(Exception):
@@ -196,7 +198,9 @@ def _infer_freq(ts: pd.DatetimeIndex) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _date_grid(first: pd.Timestamp, last: pd.Timestamp, freq: str, unit: str) -> pd.DatetimeIndex:
+def _date_grid(
+    first: pd.Timestamp, last: pd.Timestamp, freq: str, unit: TimeUnit
+) -> pd.DatetimeIndex:
     """pd.date_range(first, last, freq), once per distinct span: pandas builds calendar grids
     such as months one step at a time in Python, milliseconds per series."""
     return pd.date_range(first, last, freq=freq, unit=unit)
