@@ -24,16 +24,25 @@ def write_untrained(
     quantiles: bool = True,
     seed: int = 0,
     version: str | None = None,
+    decoder: str = "recursive",
+    context: int = 1 << 20,
+    horizon: int = 1,
+    seasons: tuple[int, ...] = (),
+    window: int = 8,
+    frequency: str | None = None,
 ) -> Path:
     """Save a seeded GateLSTM (global stats 10 +- 2) with symmetric residual quantiles."""
     torch.manual_seed(seed)
-    # Recursive and reading everything it is sent, so any horizon and length are served.
+    # By default recursive and reading everything it is sent, so any horizon and length are
+    # served; the benchmarks also shape it like a trained model.
     shape = NetworkConfig(
         hidden_size=hidden,
         num_layers=layers,
         normalization=normalization,
-        decoder="recursive",
-        context=1 << 20,
+        decoder=decoder,
+        context=context,
+        horizon=horizon,
+        seasons=list(seasons),
     )
     net = GateLSTM(shape)
     net.set_global_stats(10.0, 2.0)
@@ -41,10 +50,11 @@ def write_untrained(
     meta = {
         "network": net.config.to_dict(),
         "normalization": {"mode": normalization, "loc": 10.0, "scale": 2.0},
-        "window": 8,
-        "horizon": 1,
-        "decoder": "recursive",
-        "frequency": None,
+        "window": window,
+        "horizon": horizon,
+        "decoder": decoder,
+        "min_history": shape.min_history,
+        "frequency": frequency,
         "metrics": {},
         "residual_quantiles": {
             "probs": list(PROBS),

@@ -9,10 +9,12 @@ orjson, never through .tolist().
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, groupby
+from typing import Any
 
 import numpy as np
 import torch
 
+from model.intervals import interval_offsets
 from service.schemas import InternalsMode
 from service.threads import pin_torch_threads
 
@@ -64,6 +66,13 @@ class IntervalOffsets:
 
     lower: np.ndarray  # (horizon,) float32
     upper: np.ndarray  # (horizon,) float32
+
+    @staticmethod
+    def at_level(quantiles: dict[str, Any], level: float, horizon: int) -> "IntervalOffsets":
+        """The offsets of a central interval at `level` from a model's residual quantiles;
+        ValueError when the level is out of range or the model has no quantiles."""
+        lows, highs = interval_offsets(quantiles, level, horizon)
+        return IntervalOffsets(np.asarray(lows, np.float32), np.asarray(highs, np.float32))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
 from service.context import current_g, current_request
@@ -310,7 +309,6 @@ def state_tensors(states: list[StateIn], model: LoadedModel, batch: int) -> Init
 def offsets_for(model: LoadedModel, level: float, horizon: int) -> IntervalOffsets:
     """The model's interval offsets at `level`; a 400 when it has no quantiles for them."""
     try:
-        lows, highs = interval_offsets(model.quantiles, level, horizon)
+        return IntervalOffsets.at_level(model.quantiles, level, horizon)
     except ValueError as err:
         raise ApiError(400, "invalid_request", f"interval: {err}", "interval") from None
-    return IntervalOffsets(np.asarray(lows, np.float32), np.asarray(highs, np.float32))

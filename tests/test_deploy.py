@@ -158,8 +158,13 @@ def test_pyproject_packages_and_console_scripts_for_a_non_editable_install() -> 
     assert {"model", "scripts", "service", "service.routes"} <= found
     assert not {p for p in found if p.split(".")[0] in {"tests", "bench"}}
     scripts = meta["project"]["scripts"]
-    commands = {"gatecast-train", "gatecast-backtest", "gatecast-article-cell", "gatecast-models"}
-    assert set(scripts) == commands
+    assert set(scripts) == {
+        "gatecast-train",
+        "gatecast-backtest",
+        "gatecast-article-cell",
+        "gatecast-forecast",
+        "gatecast-models",
+    }
     assert all(target.split(".")[0] == "scripts" for target in scripts.values())
 
 

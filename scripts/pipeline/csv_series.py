@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import functools
 import glob
 import hashlib
 import io
@@ -10,6 +11,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ NA_TOKENS = ("", "na", "n/a", "nan", "null", "none", "#n/a", "-nan", "<na>")
 LAYOUTS = ("auto", "single", "wide", "long")
 MISSING = ("error", "interpolate", "ffill")
 DAY = pd.Timedelta(days=1)
+TimeUnit = Literal["s", "ms", "us", "ns"]
 
 
 class DataError(Exception):
@@ -177,7 +180,33 @@ def _fmt(t: pd.Timestamp) -> str:
     return t.strftime("%Y-%m-%d") if t == t.normalize() else str(t)
 
 
+# Timestamps -> their frequency: the series of one file often share their timestamps, and
+# inferring costs milliseconds per series. Cleared when full, so it stays small.
+_FREQS: dict[tuple[str, bytes], str] = {}
+MAX_FREQS = 1024
+
+
 def _infer_freq(ts: pd.DatetimeIndex) -> str:
+    """pandas' alias for the grid of 2+ sorted unique timestamps, tolerating gaps (once per
+    distinct set of timestamps)."""
+    key = (str(ts.dtype), ts.asi8.tobytes())
+    if (freq := _FREQS.get(key)) is None:
+        if len(_FREQS) >= MAX_FREQS:
+            _FREQS.clear()
+        freq = _FREQS[key] = _infer_grid_freq(ts)
+    return freq
+
+
+@functools.lru_cache(maxsize=1024)
+def _date_grid(
+    first: pd.Timestamp, last: pd.Timestamp, freq: str, unit: TimeUnit
+) -> pd.DatetimeIndex:
+    """pd.date_range(first, last, freq), once per distinct span: pandas builds calendar grids
+    such as months one step at a time in Python, milliseconds per series."""
+    return pd.date_range(first, last, freq=freq, unit=unit)
+
+
+def _infer_grid_freq(ts: pd.DatetimeIndex) -> str:
     """pandas' alias for the grid of 2+ sorted unique timestamps, tolerating gaps."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas 3.1 warns that infer_freq will return an offset
@@ -214,7 +243,7 @@ def _build(
         if (dup := ts.duplicated()).any():
             raise DataError(f"duplicate timestamp {_fmt(ts[int(dup.argmax())])} in {where}")
         if len(ts) > 1 and (freq := _infer_freq(ts)):
-            grid = pd.date_range(ts[0], ts[-1], freq=freq, unit=ts.unit)
+            grid = _date_grid(ts[0], ts[-1], freq, ts.unit)
             if (off := ~ts.isin(grid)).any():
                 bad = _fmt(ts[int(off.argmax())])
                 raise DataError(f"timestamp {bad} in {where} is off its regular {freq!r} grid")
@@ -358,15 +387,37 @@ def default_horizon(freq: str | None) -> int:
     return {"M": 12, "Q": 8, "W": 52, "D": 14, "Y": 6, "A": 6}.get(code.lstrip("BC")[:1], 1)
 
 
-def step_times(s: Series, start: int, count: int) -> list[str] | None:
-    """ISO timestamps of positions start .. start+count-1, past the end on the series' grid."""
+def step_times(s: Series, start: int, count: int, freq: str | None = None) -> list[str] | None:
+    """ISO timestamps of positions start .. start+count-1, past the end on the series' grid
+    (or on `freq` when the series has none, as a one-point series); None without timestamps,
+    or past the end without a frequency.
+
+    Grids are computed once per distinct start and length: thousands of series on one
+    calendar share them, and pandas builds calendar grids one step at a time.
+    """
     if s.timestamps is None:
         return None
-    known = s.timestamps[start : start + count]
-    extra = count - len(known)
-    if extra > 0:
-        if not s.freq:
-            return None
-        grid = pd.date_range(s.timestamps[-1], periods=extra + 1, freq=s.freq)[1:]
-        known = pd.DatetimeIndex(known.append(grid))
-    return [t.isoformat() for t in known]
+    n, end = len(s.timestamps), start + count
+    known: tuple[str, ...] = ()
+    if start < n:
+        if s.freq:  # a regular grid (see _build): its part from `start` is the grid from there
+            known = _grid_times(s.timestamps[start], s.freq, min(end, n) - start)
+        else:
+            known = tuple(t.isoformat() for t in s.timestamps[start:end])
+    if end <= n:
+        return list(known)
+    if not (step := s.freq or freq):
+        return None
+    return [*known, *_times_after(s.timestamps[-1], step, end - n)[max(0, start - n) :]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid_times(first: pd.Timestamp, freq: str, count: int) -> tuple[str, ...]:
+    """ISO timestamps of `count` steps of a grid that starts at `first`, a time on it."""
+    return tuple(t.isoformat() for t in pd.date_range(first, periods=count, freq=freq))
+
+
+@functools.lru_cache(maxsize=4096)
+def _times_after(last: pd.Timestamp, freq: str, count: int) -> tuple[str, ...]:
+    """ISO timestamps of the `count` steps of the grid after `last`."""
+    return tuple(t.isoformat() for t in pd.date_range(last, periods=count + 1, freq=freq)[1:])
