@@ -19,14 +19,34 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     The bytes go to a hidden temporary file in the same folder, are flushed and fsynced,
     then renamed into place, even if this process is killed at any point.
     """
-    folder = target.parent
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the service may run as another user
+
+    fill_atomically(target, fill, 0o644)  # the service may run as another user
+
+
+def fill_atomically(target: Path, fill: Callable[[Path], object], mode: int | None) -> None:
+    """Have `fill` write a hidden temporary file beside `target` by its path (for writers
+    that take a path), then fsync it, rename it into place and fsync the folder. `mode`:
+    the file's permissions; None gives what a plain open would (0666 less the umask)."""
+    folder = target.parent
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=folder)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        fill(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if mode is None:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(tmp, mode)  # mkstemp makes 0600
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

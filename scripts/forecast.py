@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from model import served
 from model.export import check_name, check_version, list_checkpoints
 from model.intervals import MAX_LEVEL
 from scripts.pipeline.bulk import BulkRequest, BulkResult, forecast_all, open_checkpoint, usable
@@ -54,7 +55,9 @@ class ForecastConfig:
     checkpoint: str | None = _flag(None, "a checkpoint file (.pt); or give --name")
     model_dir: str = _flag("models", "checkpoint root folder for --name")
     name: str | None = _flag(None, "a model name under --model-dir")
-    version: str | None = _flag(None, "a version of --name (default: its newest)")
+    version: str | None = _flag(
+        None, "a version of --name (default: the one the service serves: promoted, else newest)"
+    )
     horizon: int | None = _flag(None, "steps ahead to forecast (default: the model's trained)")
     interval: float | None = _flag(
         None,
@@ -133,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def checkpoint_path(cfg: ForecastConfig) -> Path:
-    """The checkpoint file the flags name: --checkpoint, or --name's version or newest."""
+    """The checkpoint file the flags name: --checkpoint, or --name's --version, or the
+    version the service serves by default (promoted, else the newest)."""
     if cfg.checkpoint is not None:
         path = Path(cfg.checkpoint)
         if not path.is_file():
@@ -145,7 +149,15 @@ def checkpoint_path(cfg: ForecastConfig) -> Path:
         have = ", ".join(sorted(found)[:10]) or "none"
         raise DataError(f"no model {cfg.name!r} in {cfg.model_dir} (models there: {have})")
     if cfg.version is None:
-        return versions[-1]
+        try:
+            state = served.read(Path(cfg.model_dir) / str(cfg.name))
+        except served.StateError as err:
+            raise DataError(f"model {cfg.name!r}: {err}") from None
+        by_version = {path.stem: path for path in versions}
+        newest_first = sorted(by_version, reverse=True)
+        chosen, why = served.choose(served.PROMOTED, state, newest_first, {})
+        log.info("model %s: version %s (%s)", cfg.name, chosen, why)
+        return by_version[str(chosen)]
     for path in versions:
         if path.stem == cfg.version:
             return path

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.atomic import fill_atomically
 from model.network import QUANTITIES
 from scripts import forecast
 from scripts.pipeline import bulk
-from scripts.pipeline.bulk_files import atomic_write
 from scripts.pipeline.shard import Shard, shard_of
 
 # Series of every kind of length for the 'tiny' model (context 12, recursive, min history 1).
@@ -282,9 +282,9 @@ def test_atomic_write_failing_midway_leaves_nothing(tmp_path: Path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, half)
+        fill_atomically(target, half, None)
     assert not target.exists() and os.listdir(tmp_path) == []
-    atomic_write(target, lambda tmp: tmp.write_text("done\n"))
+    fill_atomically(target, lambda tmp: tmp.write_text("done\n"), None)
     assert target.read_text() == "done\n" and os.listdir(tmp_path) == ["f.csv"]
 
 
@@ -348,3 +348,25 @@ def test_shards_on_two_dask_workers(model_dir, long_csv, tmp_path, monkeypatch):
     assert codes == [0, 0] and workers == 2
     parts = [read_rows(tmp_path / f"part-{k}.csv") for k in (1, 2)]
     assert sorted(parts[0] + parts[1], key=row_key) == sorted(whole, key=row_key)
+
+
+def test_the_default_version_is_the_one_the_service_serves(
+    make_checkpoint, publish_copy, long_csv: Path, tmp_path: Path
+):
+    from scripts import models
+
+    root = tmp_path / "models"
+    old = make_checkpoint(root, "tiny", seed=1)
+    new = make_checkpoint(root, "tiny", seed=2)  # a newer version with other weights
+    assert old.stem < new.stem
+    out = tmp_path / "f.csv"
+
+    def forecasts() -> list[str]:
+        run_ok(*base_args(long_csv, root, out))
+        return [r["forecast"] for r in read_rows(out)]
+
+    newest = forecasts()  # nothing promoted: the newest
+    assert models.main(["promote", "tiny", old.stem, "--model-dir", str(root)]) == 0
+    promoted = forecasts()
+    run_ok(*base_args(long_csv, root, out), "--version", old.stem)
+    assert promoted == [r["forecast"] for r in read_rows(out)] != newest

@@ -5,18 +5,14 @@ Every file is written to a hidden temporary file in its folder, flushed and fsyn
 renamed over the target, so a crash or Ctrl-C leaves the old file or none, never half a file.
 """
 
-import contextlib
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model.export import TEMP_PREFIX
+from model.atomic import fill_atomically
 from model.network import QUANTITIES
 from scripts.pipeline.bulk import BulkResult
 from scripts.pipeline.csv_series import DataError
@@ -48,29 +44,6 @@ def check_target(path: Path, suffixes: tuple[str, ...], flag: str) -> None:
             raise DataError(f"writing {suffix} files needs {package}: {EXTRA}") from None
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Have `write` fill a temporary file beside `path` (what it returns is ignored), then
-    rename that file into place."""
-    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        mask = os.umask(0)  # mkstemp makes 0600; give the file what a plain open would
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def table_columns(result: BulkResult, with_times: bool) -> Columns:
     """One row per series and forecast step: series, step (1..horizon), timestamp (with
     times; empty for a series without), forecast, and lower and upper with a level."""
@@ -91,9 +64,9 @@ def write_table(path: Path, cols: Columns, about: dict[str, Any]) -> None:
     """The forecast table as CSV or Parquet (by the name's suffix), atomically; `about`
     (model, version, level) goes into Parquet's metadata."""
     if path.suffix.lower() == ".parquet":
-        atomic_write(path, lambda tmp: _parquet(tmp, cols, about))
+        fill_atomically(path, lambda tmp: _parquet(tmp, cols, about), None)
     else:
-        atomic_write(path, lambda tmp: _csv(tmp, cols))
+        fill_atomically(path, lambda tmp: _csv(tmp, cols), None)
 
 
 def _csv(tmp: Path, cols: Columns) -> None:
@@ -150,9 +123,9 @@ def internals_arrays(result: BulkResult, about: dict[str, Any]) -> dict[str, np.
 def write_internals(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """The internals as compressed .npz or HDF5 (by the name's suffix), atomically."""
     if path.suffix.lower() == ".npz":
-        atomic_write(path, lambda tmp: _npz(tmp, arrays))
+        fill_atomically(path, lambda tmp: _npz(tmp, arrays), None)
     else:
-        atomic_write(path, lambda tmp: _hdf5(tmp, arrays))
+        fill_atomically(path, lambda tmp: _hdf5(tmp, arrays), None)
 
 
 def _npz(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
