@@ -156,7 +156,7 @@ def checkpoint_path(cfg: ForecastConfig) -> Path:
         by_version = {path.stem: path for path in versions}
         newest_first = sorted(by_version, reverse=True)
         chosen, why = served.choose(served.PROMOTED, state, newest_first, {})
-        log.info("model %s: version %s (%s)", cfg.name, chosen, why)
+        log.debug("model %s: version %s (%s)", cfg.name, chosen, why)
         return by_version[str(chosen)]
     for path in versions:
         if path.stem == cfg.version:
@@ -251,7 +251,7 @@ def run(argv: list[str] | None = None) -> Summary:
     cols = table_columns(result, with_times)
     write_table(output, cols, described)
     rows = len(cols["series"])
-    print(f"{len(kept)} series, {rows} forecasts: {output}")
+    print(f"{model.name} {model.version}: {len(kept)} series, {rows} forecasts: {output}")
     if internals_path is not None:
         print(f"internals: {internals_path}")
     return Summary(len(everything), len(kept), skipped, rows, output, internals_path)
