@@ -1,8 +1,8 @@
 """Preprocess POST /forecast: everything a request can get wrong, checked once.
 
-Media type, body size, schema, model, internals size, state and interval are checked in
-that order, into a typed ForecastRequest. Every failure is an ApiError naming the request
-field to blame; what passes is ready for service.inference.run.
+Media type, body size, schema, model, internals size, state, interval, time, covariates
+and series are checked in that order, into a typed ForecastRequest. Every failure is an
+ApiError naming the request field to blame; what passes is ready for service.inference.run.
 """
 
 from dataclasses import dataclass

@@ -137,9 +137,9 @@ def _show(wall: int, like: dt.datetime, date_only: bool) -> str:
 
 def check_regular(
     times: list[dt.datetime], step: Step | None, freq: str | None, field: str
-) -> Step:
-    """The step the times follow: the model's, or without one their common fixed step;
-    400 naming the field on a duplicate or a time off the grid."""
+) -> tuple[Step, np.ndarray]:
+    """The step the times follow (the model's, or without one their common fixed step) and
+    their wall-clock seconds; 400 naming the field on a duplicate or a time off the grid."""
     wall = np.array([wall_seconds(t) for t in times], dtype=np.int64)
     absolute = wall - np.array([_offset(t) for t in times], dtype=np.int64)
     seen, first_at = np.unique(absolute, return_index=True)
@@ -176,7 +176,7 @@ def check_regular(
             f"irregular, unsorted or a gap",
             field,
         )
-    return step
+    return step, wall
 
 
 def timeline(
@@ -198,7 +198,7 @@ def timeline(
                 field,
             )
         times = parse_times(texts, field)
-        step = check_regular(times, step, freq, field)
+        step, observed = check_regular(times, step, freq, field)
         date_only = all(len(t) == 10 for t in texts)
     else:
         assert start is not None
@@ -210,16 +210,18 @@ def timeline(
                 "timestamps",
                 field,
             )
-        first = parse_times([start], field)[0]
-        times = [first]
+        times = parse_times([start], field)
+        if step.kind == "business" and times[0].weekday() >= 5:
+            raise ApiError(
+                400, "invalid_request", f"{field}: business days start on a weekday", field
+            )
+        observed = grid(wall_seconds(times[0]), step, length)
         date_only = len(start) == 10
-    last, step_last = times[-1], step
-    if texts is None:  # the observed steps, counted from the start
-        observed = grid(wall_seconds(first), step, length)
-        last_wall = int(observed[-1])
-    else:
-        observed = np.array([wall_seconds(t) for t in times], dtype=np.int64)
-        last_wall = int(observed[-1])
-    ahead = grid(last_wall, step_last, horizon + 1)[1:]  # (horizon,) in the last offset
-    shown = [_show(int(w), last, date_only) for w in ahead]
+    ahead = grid(int(observed[-1]), step, horizon + 1)[1:]  # (horizon,) in the last offset
+    try:
+        shown = [_show(int(w), times[-1], date_only) for w in ahead]
+    except (OverflowError, ValueError):
+        raise ApiError(
+            400, "invalid_request", f"{field}: the forecast's times pass the year 9999", field
+        ) from None
     return Timeline(np.concatenate([observed, ahead]), shown)
