@@ -269,7 +269,9 @@ def split(
             lower = (f + offsets.lower[None, :] * scale).astype(np.float32)  # (G, horizon)
             upper = (f + offsets.upper[None, :] * scale).astype(np.float32)
     g = gates.numpy() if gates is not None else None
-    inputs = outputs.inputs.numpy() if outputs.inputs is not None else None  # (G, S, I)
+    inputs = None
+    if outputs.inputs is not None:  # orjson needs each row C-contiguous
+        inputs = np.ascontiguousarray(outputs.inputs.numpy())  # (G, S, I)
     hb = outputs.h.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
     cb = outputs.c.transpose(0, 1).contiguous().numpy() if return_state else None
     return [

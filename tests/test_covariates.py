@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ OBSERVED = 20
 
 
 @pytest.fixture(scope="module")
-def shops(covariate_models: Path) -> Flask:
+def shops(covariate_models: Path) -> Iterator[Flask]:
     """The service on the covariate model folder, batching off."""
     app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
     yield app
@@ -247,3 +248,15 @@ def test_a_model_of_timestamped_data_counts_months_from_a_start(client) -> None:
     )
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["timestamps"] == ["1991-01-01"]
+
+
+def test_a_model_without_frequency_continues_the_step_it_is_given(client) -> None:
+    body = {"model": "article-cell", "sequence": [1.0, 0.5], "internals": "none"}
+    times = ["2024-01-01T00:00:00+02:00", "2024-01-01T00:10:00+02:00"]
+    r = client.post("/forecast", json={**body, "horizon": 2, "timestamps": times})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["timestamps"] == ["2024-01-01T00:20:00+02:00", "2024-01-01T00:30:00+02:00"]
+    plain = client.post("/forecast", json={**body, "horizon": 2}).get_json()
+    assert r.get_json()["forecast"] == plain["forecast"]
+    r = client.post("/forecast", json={**body, "start": "2024-01-01"})
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "start"
