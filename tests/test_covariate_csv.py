@@ -35,7 +35,7 @@ def test_a_long_csv_has_covariates_per_row(write_csv) -> None:
 
 def test_missing_covariate_values_follow_the_missing_policy(write_csv) -> None:
     path = write_csv("wide.csv", WIDE)
-    with pytest.raises(DataError, match="covariate 'price'.*1 missing values"):
+    with pytest.raises(DataError, match=r"covariate 'price'.*1 missing values"):
         load_series(DataConfig(paths=[path], future_covariates=["price"], missing="error"))
     found = load_series(DataConfig(paths=[path], future_covariates=["price"], missing="ffill"))
     np.testing.assert_allclose(found[0].covariates["price"], [5.0, 5.0, 7.0])
