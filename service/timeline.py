@@ -151,12 +151,13 @@ def check_regular(
             f"{field}: duplicate time {times[dup].isoformat()} (index {dup})",
             field,
         )
+    grid_name = f"the model's {freq!r} grid" if step is not None else "the step of the first two"
     if step is None:
         if len(times) < 2:
             raise ApiError(
                 400,
                 "invalid_request",
-                f"{field}: this model has no frequency, so give at least two times",
+                f"{field}: give at least two times (the model has no frequency to count in)",
                 field,
             )
         step = Step("fixed", int(absolute[1] - absolute[0]))
@@ -168,7 +169,6 @@ def check_regular(
         expected, got = grid(int(wall[0]), step, len(times)), wall
     if (off := expected != got).any():
         i = int(off.argmax())
-        grid_name = f"the model's {freq!r} grid" if freq else "the step of the first two"
         raise ApiError(
             400,
             "invalid_request",
