@@ -79,22 +79,58 @@ def days_from_civil(year: Tensor, month: Tensor, day: Tensor) -> Tensor:
     return era * 146097 + doe - 719468
 
 
-def cycle_positions(wall: Tensor) -> dict[str, Tensor]:
-    """Where each wall-clock second count (N,) int64 falls in every cycle, in [0, 1)."""
+# Days before each month of a common year (January first).
+MONTH_STARTS = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+# The days 1900-01-01 ... 2199-12-31 have their month, day of year and year length looked up
+# in one table, built once by the same arithmetic as the others: on the request path each
+# tensor operation costs microseconds, and the arithmetic takes some forty.
+TABLE_FIRST = -25567  # 1900-01-01
+TABLE_DAYS = 109573  # to 2200-01-01
+_table: list[Tensor] = []
+
+
+def year_parts(days: Tensor) -> Tensor:
+    """Zero-based month, day of year and days in the year of each day count (N,) int64:
+    (3, N) int64, by calendar arithmetic."""
+    year, month, day = civil_from_days(days)
+    leap = (torch.remainder(year, 4) == 0) & (
+        (torch.remainder(year, 100) != 0) | (torch.remainder(year, 400) == 0)
+    )
+    starts = torch.tensor(MONTH_STARTS, dtype=torch.long)
+    doy = starts[month - 1] + day - 1 + (leap & (month > 2)).long()  # 0 on 1 January
+    return torch.stack([month - 1, doy, 365 + leap.long()])
+
+
+def year_parts_fast(days: Tensor) -> Tensor:
+    """year_parts, looked up in the table when every day lies in it."""
+    if not _table:
+        _table.append(year_parts(torch.arange(TABLE_FIRST, TABLE_FIRST + TABLE_DAYS)))
+    index = days - TABLE_FIRST
+    if days.numel():
+        low, high = torch.aminmax(index)
+        if int(low) < 0 or int(high) >= TABLE_DAYS:
+            return year_parts(days)
+    return _table[0].index_select(1, index)
+
+
+def cycle_positions(wall: Tensor, cycles: list[str]) -> Tensor:
+    """Where each wall-clock second count (N,) int64 falls in each of `cycles`, in [0, 1):
+    (len(cycles), N) float64; only what the cycles need is computed."""
     days = _fdiv(wall, DAY)
-    year, month, _ = civil_from_days(days)
-    one = torch.ones_like(year)
-    jan1 = days_from_civil(year, one, one)
-    doy = days - jan1  # 0 on 1 January
-    year_days = days_from_civil(year + 1, one, one) - jan1  # 365 or 366
-    return {
-        "hour_of_day": (wall - days * DAY).double() / DAY,
-        "day_of_week": torch.remainder(days + 3, 7).double() / 7,  # 1970-01-01 was a Thursday
-        "day_of_year": doy.double() / year_days.double(),
-        "week_of_year": _fdiv(doy, 7).double() / 52,
-        "month_of_year": (month - 1).double() / 12,
-        "quarter_of_year": _fdiv(month - 1, 3).double() / 4,
-    }
+    out: dict[str, Tensor] = {}
+    if "hour_of_day" in cycles:
+        out["hour_of_day"] = (wall - days * DAY).double() / DAY
+    if "day_of_week" in cycles:
+        out["day_of_week"] = torch.remainder(days + 3, 7).double() / 7  # 1970-01-01: Thursday
+    if any(
+        c in cycles for c in ("day_of_year", "week_of_year", "month_of_year", "quarter_of_year")
+    ):
+        month, doy, year_days = year_parts_fast(days).unbind(0)
+        out["month_of_year"] = month.double() / 12
+        out["quarter_of_year"] = _fdiv(month, 3).double() / 4
+        out["day_of_year"] = doy.double() / year_days.double()
+        out["week_of_year"] = _fdiv(doy, 7).double() / 52
+    return torch.stack([out[c] for c in cycles])
 
 
 def calendar_features(wall: Tensor, names: list[str]) -> Tensor:
@@ -105,10 +141,9 @@ def calendar_features(wall: Tensor, names: list[str]) -> Tensor:
         raise ValueError(f"unknown calendar input {unknown[0]!r}")
     if not names:
         return torch.zeros(wall.size(0), 0)
-    where = cycle_positions(wall.long())
-    columns = []
-    for name in names:
-        cycle, part = name.rsplit("_", 1)
-        angle = where[cycle] * (2 * math.pi)  # (N,)
-        columns.append(torch.sin(angle) if part == "sin" else torch.cos(angle))
-    return torch.stack(columns, dim=1).float()  # (N, F)
+    cycles = sorted({n.rsplit("_", 1)[0] for n in names}, key=CYCLES.index)
+    parts = [n.rsplit("_", 1) for n in names]
+    rows = torch.tensor([cycles.index(cycle) for cycle, _ in parts])
+    phase = torch.tensor([math.pi / 2 if part == "cos" else 0.0 for _, part in parts])
+    angle = cycle_positions(wall.long(), cycles).index_select(0, rows) * (2 * math.pi)  # (F, N)
+    return torch.sin(angle + phase.unsqueeze(1)).t().float()  # cos x = sin(x + pi/2): (N, F)

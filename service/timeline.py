@@ -20,6 +20,7 @@ import torch
 from model.calendar import DAY, EPOCH, civil_from_days, days_from_civil, wall_seconds
 from service.errors import ApiError
 
+LAST_WALL = 253402300800  # 10000-01-01T00:00: past what ISO 8601 and datetime write
 ALIAS = re.compile(r"^(\d*)([A-Za-z]+)(?:-([A-Za-z]{3}))?$")
 FIXED = {"s": 1, "S": 1, "min": 60, "T": 60, "h": 3600, "H": 3600}
 MONTHS = {"MS": (1, False), "ME": (1, True), "M": (1, True), "QS": (3, False), "QE": (3, True)}
@@ -136,24 +137,25 @@ def _show(wall: int, like: dt.datetime, date_only: bool) -> str:
 
 
 def check_regular(
-    times: list[dt.datetime], step: Step | None, freq: str | None, field: str
-) -> tuple[Step, np.ndarray]:
-    """The step the times follow (the model's, or without one their common fixed step) and
-    their wall-clock seconds; 400 naming the field on a duplicate or a time off the grid."""
-    wall = np.array([wall_seconds(t) for t in times], dtype=np.int64)
-    absolute = wall - np.array([_offset(t) for t in times], dtype=np.int64)
+    wall: np.ndarray,
+    absolute: np.ndarray,
+    texts: list[str],
+    step: Step | None,
+    freq: str | None,
+    field: str,
+) -> Step:
+    """The step times follow (the model's, or without one their common fixed step), given
+    their wall-clock and absolute seconds; 400 naming the field on a duplicate or a time off
+    the grid."""
     seen, first_at = np.unique(absolute, return_index=True)
-    if len(seen) < len(times):
-        dup = sorted(set(range(len(times))) - set(first_at.tolist()))[0]
+    if len(seen) < len(texts):
+        dup = int(np.setdiff1d(np.arange(len(texts)), first_at)[0])
         raise ApiError(
-            400,
-            "invalid_request",
-            f"{field}: duplicate time {times[dup].isoformat()} (index {dup})",
-            field,
+            400, "invalid_request", f"{field}: duplicate time {texts[dup]} (index {dup})", field
         )
     grid_name = f"the model's {freq!r} grid" if step is not None else "the step of the first two"
     if step is None:
-        if len(times) < 2:
+        if len(texts) < 2:
             raise ApiError(
                 400,
                 "invalid_request",
@@ -164,19 +166,32 @@ def check_regular(
         if step.n <= 0:
             raise ApiError(400, "invalid_request", f"{field}: times must increase", field)
     if step.kind == "fixed":
-        expected, got = absolute[0] + np.arange(len(times)) * step.n, absolute
+        expected, got = absolute[0] + np.arange(len(texts)) * step.n, absolute
     else:
-        expected, got = grid(int(wall[0]), step, len(times)), wall
+        expected, got = grid(int(wall[0]), step, len(texts)), wall
     if (off := expected != got).any():
         i = int(off.argmax())
         raise ApiError(
             400,
             "invalid_request",
-            f"{field}: time {times[i].isoformat()} (index {i}) is off {grid_name}: "
-            f"irregular, unsorted or a gap",
+            f"{field}: time {texts[i]} (index {i}) is off {grid_name}: irregular, unsorted "
+            "or a gap",
             field,
         )
-    return step, wall
+    return step
+
+
+def naive_walls(texts: list[str]) -> np.ndarray | None:
+    """Wall-clock seconds of ISO 8601 times without a UTC offset, parsed by numpy in one
+    call; None when any text has an offset or is not a plain date or date and time (the
+    times are then parsed one by one, which also names a bad one)."""
+    for t in texts:
+        if len(t) < 10 or t[4] != "-" or t[7] != "-" or "+" in t or t[-1] in "Zz" or "-" in t[10:]:
+            return None
+    try:
+        return np.array(texts, dtype="datetime64[s]").astype(np.int64)
+    except ValueError:
+        return None
 
 
 def timeline(
@@ -197,9 +212,17 @@ def timeline(
                 f"{field}: {len(texts)} times for {length} values; give one per value",
                 field,
             )
-        times = parse_times(texts, field)
-        step, observed = check_regular(times, step, freq, field)
         date_only = all(len(t) == 10 for t in texts)
+        walls = naive_walls(texts)
+        if walls is None:
+            times = parse_times(texts, field)
+            walls = np.array([wall_seconds(t) for t in times], dtype=np.int64)
+            offsets = np.array([_offset(t) for t in times], dtype=np.int64)
+            step = check_regular(walls, walls - offsets, texts, step, freq, field)
+        else:  # naive: the wall clock is the absolute time
+            times = [EPOCH]  # no offset to keep
+            step = check_regular(walls, walls, texts, step, freq, field)
+        observed = walls
     else:
         assert start is not None
         if step is None:
@@ -218,10 +241,14 @@ def timeline(
         observed = grid(wall_seconds(times[0]), step, length)
         date_only = len(start) == 10
     ahead = grid(int(observed[-1]), step, horizon + 1)[1:]  # (horizon,) in the last offset
-    try:
-        shown = [_show(int(w), times[-1], date_only) for w in ahead]
-    except (OverflowError, ValueError):
+    if len(ahead) and int(ahead[-1]) >= LAST_WALL:
         raise ApiError(
             400, "invalid_request", f"{field}: the forecast's times pass the year 9999", field
-        ) from None
+        )
+    if times[-1].tzinfo is None:  # one numpy call writes them all
+        stamps = ahead.astype("datetime64[s]")
+        written = np.datetime_as_string(stamps, unit="D") if date_only else stamps.astype(str)
+        shown = [str(t) for t in written]
+    else:
+        shown = [_show(int(w), times[-1], date_only) for w in ahead]
     return Timeline(np.concatenate([observed, ahead]), shown)
