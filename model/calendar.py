@@ -81,56 +81,59 @@ def days_from_civil(year: Tensor, month: Tensor, day: Tensor) -> Tensor:
 
 # Days before each month of a common year (January first).
 MONTH_STARTS = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
-# The days 1900-01-01 ... 2199-12-31 have their month, day of year and year length looked up
-# in one table, built once by the same arithmetic as the others: on the request path each
-# tensor operation costs microseconds, and the arithmetic takes some forty.
+# The cycles a day's date alone places, in the rows of day_positions.
+DAY_CYCLES = ("day_of_week", "day_of_year", "week_of_year", "month_of_year", "quarter_of_year")
+# The days 1900-01-01 ... 2199-12-31 are looked up in a table built once by the same
+# arithmetic (the same float64 values): on the request path each tensor operation costs
+# microseconds, and the arithmetic takes some forty of them.
 TABLE_FIRST = -25567  # 1900-01-01
 TABLE_DAYS = 109573  # to 2200-01-01
 _table: list[Tensor] = []
 
 
-def year_parts(days: Tensor) -> Tensor:
-    """Zero-based month, day of year and days in the year of each day count (N,) int64:
-    (3, N) int64, by calendar arithmetic."""
+def day_positions(days: Tensor) -> Tensor:
+    """Where each day count (N,) int64 falls in each of DAY_CYCLES, in [0, 1): (5, N)
+    float64, by calendar arithmetic."""
     year, month, day = civil_from_days(days)
     leap = (torch.remainder(year, 4) == 0) & (
         (torch.remainder(year, 100) != 0) | (torch.remainder(year, 400) == 0)
     )
     starts = torch.tensor(MONTH_STARTS, dtype=torch.long)
     doy = starts[month - 1] + day - 1 + (leap & (month > 2)).long()  # 0 on 1 January
-    return torch.stack([month - 1, doy, 365 + leap.long()])
+    return torch.stack(
+        [
+            torch.remainder(days + 3, 7).double() / 7,  # 1970-01-01 was a Thursday
+            doy.double() / (365 + leap.long()).double(),
+            _fdiv(doy, 7).double() / 52,
+            (month - 1).double() / 12,
+            _fdiv(month - 1, 3).double() / 4,
+        ]
+    )
 
 
-def year_parts_fast(days: Tensor) -> Tensor:
-    """year_parts, looked up in the table when every day lies in it."""
+def day_positions_fast(days: Tensor) -> Tensor:
+    """day_positions, looked up in the table when every day lies in it."""
     if not _table:
-        _table.append(year_parts(torch.arange(TABLE_FIRST, TABLE_FIRST + TABLE_DAYS)))
+        _table.append(day_positions(torch.arange(TABLE_FIRST, TABLE_FIRST + TABLE_DAYS)))
     index = days - TABLE_FIRST
     if days.numel():
         low, high = torch.aminmax(index)
         if int(low) < 0 or int(high) >= TABLE_DAYS:
-            return year_parts(days)
-    return _table[0].index_select(1, index)
+            return day_positions(days)
+    return _table[0].index_select(1, index)  # (5, N)
 
 
 def cycle_positions(wall: Tensor, cycles: list[str]) -> Tensor:
-    """Where each wall-clock second count (N,) int64 falls in each of `cycles`, in [0, 1):
-    (len(cycles), N) float64; only what the cycles need is computed."""
+    """Where each wall-clock second count (N,) int64 falls in each of `cycles` (in CYCLES
+    order), in [0, 1): (len(cycles), N) float64."""
     days = _fdiv(wall, DAY)
-    out: dict[str, Tensor] = {}
+    rows = []
     if "hour_of_day" in cycles:
-        out["hour_of_day"] = (wall - days * DAY).double() / DAY
-    if "day_of_week" in cycles:
-        out["day_of_week"] = torch.remainder(days + 3, 7).double() / 7  # 1970-01-01: Thursday
-    if any(
-        c in cycles for c in ("day_of_year", "week_of_year", "month_of_year", "quarter_of_year")
-    ):
-        month, doy, year_days = year_parts_fast(days).unbind(0)
-        out["month_of_year"] = month.double() / 12
-        out["quarter_of_year"] = _fdiv(month, 3).double() / 4
-        out["day_of_year"] = doy.double() / year_days.double()
-        out["week_of_year"] = _fdiv(doy, 7).double() / 52
-    return torch.stack([out[c] for c in cycles])
+        rows.append(((wall - days * DAY).double() / DAY).unsqueeze(0))
+    picked = [DAY_CYCLES.index(c) for c in cycles if c in DAY_CYCLES]
+    if picked:
+        rows.append(day_positions_fast(days).index_select(0, torch.tensor(picked)))
+    return torch.cat(rows)
 
 
 def calendar_features(wall: Tensor, names: list[str]) -> Tensor:

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from model.calendar import calendar_features
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
@@ -21,7 +20,7 @@ from service.inference import InitialState, IntervalOffsets
 from service.registry import LookupFailed
 from service.schemas import ForecastBody, InternalsMode, StateIn
 from service.state import ServiceState
-from service.timeline import Timeline, timeline
+from service.timeline import Timeline, calendar_rows, timeline
 
 UTF8 = ("utf-8", "utf8")
 
@@ -403,8 +402,7 @@ def exog_inputs(
         total = n + body.horizon
         exog = np.zeros((total, width), dtype=np.float32)
         if calendar and times is not None:
-            wall = torch.from_numpy(times[k].wall)
-            exog[:, : len(calendar)] = calendar_features(wall, calendar).numpy()
+            exog[:, : len(calendar)] = calendar_rows(times[k].wall.tobytes(), tuple(calendar))
         prefix = f"covariates.{k}" if batch else "covariates"
         for j, name in enumerate(known):
             column, ahead = len(calendar) + j, j >= len(past)

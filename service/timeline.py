@@ -11,15 +11,25 @@ the months ahead are not known.
 """
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from model.calendar import DAY, EPOCH, civil_from_days, days_from_civil, wall_seconds
+from model.calendar import (
+    DAY,
+    EPOCH,
+    calendar_features,
+    civil_from_days,
+    days_from_civil,
+    wall_seconds,
+)
 from service.errors import ApiError
 
+CACHED = 256  # recent timelines and calendar inputs kept
 LAST_WALL = 253402300800  # 10000-01-01T00:00: past what ISO 8601 and datetime write
 ALIAS = re.compile(r"^(\d*)([A-Za-z]+)(?:-([A-Za-z]{3}))?$")
 FIXED = {"s": 1, "S": 1, "min": 60, "T": 60, "h": 3600, "H": 3600}
@@ -103,7 +113,7 @@ def grid(first: int, step: Step, count: int) -> np.ndarray:
     return days * DAY + clock
 
 
-def parse_times(texts: list[str], field: str) -> list[dt.datetime]:
+def parse_times(texts: Sequence[str], field: str) -> list[dt.datetime]:
     """ISO 8601 texts as datetimes, all with a UTC offset or all without; 400 on others."""
     out = []
     for i, text in enumerate(texts):
@@ -139,7 +149,7 @@ def _show(wall: int, like: dt.datetime, date_only: bool) -> str:
 def check_regular(
     wall: np.ndarray,
     absolute: np.ndarray,
-    texts: list[str],
+    texts: Sequence[str],
     step: Step | None,
     freq: str | None,
     field: str,
@@ -181,7 +191,7 @@ def check_regular(
     return step
 
 
-def naive_walls(texts: list[str]) -> np.ndarray | None:
+def naive_walls(texts: Sequence[str]) -> np.ndarray | None:
     """Wall-clock seconds of ISO 8601 times without a UTC offset, parsed by numpy in one
     call; None when any text has an offset or is not a plain date or date and time (the
     times are then parsed one by one, which also names a bad one)."""
@@ -202,7 +212,33 @@ def timeline(
     freq: str | None,
     field: str,
 ) -> Timeline:
-    """A sequence's Timeline from its timestamps (one per value) or its start."""
+    """A sequence's Timeline from its timestamps (one per value) or its start.
+
+    The series of one batch, or of many requests, usually share their times: a recent
+    timeline is reused (its arrays are never written to).
+    """
+    given = None if texts is None else tuple(texts)
+    return _timeline(given, start, length, horizon, freq, field)
+
+
+@functools.lru_cache(maxsize=CACHED)
+def calendar_rows(wall: bytes, names: tuple[str, ...]) -> np.ndarray:
+    """model.calendar's inputs of wall-clock seconds (int64 bytes), (N, F) float32; a
+    recent result is reused, like the timeline it comes from (never written to)."""
+    seconds = torch.from_numpy(np.frombuffer(wall, dtype=np.int64).copy())
+    return calendar_features(seconds, list(names)).numpy()
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _timeline(
+    texts: tuple[str, ...] | None,
+    start: str | None,
+    length: int,
+    horizon: int,
+    freq: str | None,
+    field: str,
+) -> Timeline:
+    """timeline, cached (ApiErrors are raised again each time, never cached)."""
     step = parse_frequency(freq)
     if texts is not None:
         if len(texts) != length:
