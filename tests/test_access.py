@@ -75,8 +75,10 @@ def secured(model_dir: Path):
 def every_route(app) -> Iterator[tuple[str, str, str]]:
     """(endpoint, method, URL) for every rule and method in the app's url_map."""
     static = next(p.name for p in Path(app.static_folder).rglob("*") if p.is_file())
+    version = app.extensions["gatecast"].registry.snapshot.latest["tiny"].version
     for rule in app.url_map.iter_rules():
         url = rule.rule.replace("<name>", "tiny").replace("<path:filename>", static)
+        url = url.replace("<version>", version)
         for method in sorted(rule.methods - {"OPTIONS"}):
             yield rule.endpoint, method, url
 

@@ -2,10 +2,10 @@
 
 from flask import Flask
 
-from service.routes import docs, forecast, models, monitoring, page
+from service.routes import docs, forecast, models, monitoring, page, weights
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    for module in (forecast, models, monitoring, docs, page):
+    for module in (forecast, models, weights, monitoring, docs, page):
         app.register_blueprint(module.bp)
