@@ -2,8 +2,10 @@
 // layers), the step slider and the step's numbers. One selected step is shared by all.
 // A selected step is an internals row; row r is position first + r of the series (the model
 // runs over its last `run` observed values only), and positions are what the page labels.
+// Covariates and forecast dates: covariates.js.
 
 import { legend, lineChart } from "./charts.js";
+import { answerAxis, covariateCharts, forecastDates, sentCovariates } from "./covariates.js";
 import { heatmap } from "./heatmap.js";
 import { ARTICLE_COLOURS, QUANTITIES, byKey, scaleFor } from "./quantities.js";
 import { renderReadout, stepFacts } from "./readout.js";
@@ -52,6 +54,7 @@ function contextNote(view) {
   const earlier = view.first === 1 ? "the earlier one is faded" : `the ${view.first} earlier ones are faded`;
   return `The model ran over the last ${view.run} of ${T} values (${span}, shaded); ${earlier}.`;
 }
+
 
 /** Create the results area; `dom` holds its elements, `announce(text)` feeds the live region. */
 export function createExplorer(dom, announce) {
@@ -120,6 +123,7 @@ export function createExplorer(dom, announce) {
     dom.seriesLegend.replaceChildren(legend(items));
     return chart;
   }
+
 
   /** A one-unit layer: line plots of each gate and of both memories over the steps. */
   function unitPlots(section, layer, k) {
@@ -199,6 +203,8 @@ export function createExplorer(dom, announce) {
   /** Draw everything for the current view at the current width. */
   function render() {
     views = [seriesChart()];
+    dom.covariates.hidden = view.covariates.length === 0;
+    views.push(...covariateCharts(dom.covariateCharts, view, select));
     dom.layers.replaceChildren();
     view.layers.forEach((layer, k) => {
       const units = layer.input_gate[0].length;
@@ -242,13 +248,15 @@ export function createExplorer(dom, announce) {
     updateReadout(!document.activeElement?.closest?.(".heatmap"));
   }
 
-  /** Show a /forecast response for `request`, with `axis` for the chart's x labels. */
-  function show(response, request, axis) {
+  /** Show a /forecast response for `request`, with `axis` for the x labels; `features`: featuresOf. */
+  function show(response, request, axis, features = null) {
     const internals = response.internals;
     const context = response.context ?? { first_step: 0, steps: request.sequence.length };
     view = {
       request,
-      axis,
+      axis: answerAxis(request, response, axis),
+      forecastTimes: Array.isArray(response.timestamps) ? response.timestamps : null,
+      covariates: sentCovariates(request, features),
       observed: request.sequence,
       forecast: response.forecast,
       lower: response.interval ? response.interval.lower : null,
@@ -274,6 +282,7 @@ export function createExplorer(dom, announce) {
     Object.assign(dom.contextNote.dataset, { firstStep: String(view.first), steps: String(view.run) });
     width = dom.results.clientWidth;
     render();
+    forecastDates(dom.forecastDates, view);
     select(step);
   }
 
