@@ -117,8 +117,7 @@ def test_covariates_dates_and_weights(
     page.forecast()
     assert page.error() == ""
 
-    models = get(covariate_server, "/models/shops")["versions"][0]
-    interval = {"interval": 0.9} if models["intervals"] else {}
+    assert get(covariate_server, "/models/shops")["versions"][0]["intervals"]  # 0.9 was sent
     expected = api_forecast(
         covariate_server,
         model="shops",
@@ -127,7 +126,7 @@ def test_covariates_dates_and_weights(
         covariates={"temp": temps, "price": prices},
         series="north",
         horizon=HORIZON,
-        **interval,
+        interval=0.9,
     )
     assert plot_values(page, "#series-chart", "forecast") == approx(expected["forecast"])
     # The forecast's dates: on the axis, in the list under the chart and in the readout.
@@ -168,6 +167,14 @@ def test_covariates_dates_and_weights(
     for gate in GATES:
         assert cells[gate] == layer[gate]  # the JSON numbers, through the page unchanged
     page.screenshot(SHOTS / "explorer-covariates.png")
+
+    # Only the first value's time: the API counts the others at the model's frequency.
+    page.fill("#timestamps", dates[0])
+    page.forecast()
+    assert page.error() == ""
+    items = page.find_all("#forecast-dates li")
+    assert [i.get_attribute("data-time") for i in items] == stamps
+    assert [i.text.split()[0] for i in items] == ["2024-03-01", "2024-03-02", "2024-03-03"]
     assert [e for e in page.driver.get_log("browser") if e["level"] == "SEVERE"] == []
 
 

@@ -19,6 +19,14 @@ export function answerAxis(request, response, axis) {
   return stampAxis([...sent, ...response.timestamps], title) ?? axis;
 }
 
+/** Labels for the forecast's dates: the axis's own when it carries them, else the times'. */
+export function forecastLabels(axis, observed, times) {
+  if (!times) return null;
+  if (axis.kind === "time") return times.map((_, i) => axis.label(observed + i));
+  const own = stampAxis(times);
+  return times.map((time, i) => (own ? own.label(i) : time));
+}
+
 /** The covariates the request carried, as [{ name, kind, values }] (numbers only). */
 export function sentCovariates(request, features) {
   const kinds = Object.fromEntries((features?.past ?? []).map((n) => [n, "past"]));
@@ -71,10 +79,9 @@ export function forecastDates(host, view) {
   host.hidden = !times;
   host.replaceChildren();
   if (!times) return;
-  const T = view.observed.length;
   times.forEach((time, i) => {
     const item = html("li", { "data-time": time, "data-value": view.forecast[i], title: time }, host);
-    html("span", { cls: "date", text: view.axis.kind === "time" ? view.axis.label(T + i) : time }, item);
+    html("span", { cls: "date", text: view.forecastLabels[i] }, item);
     item.append(` ${fmtValue(view.forecast[i])}`);
   });
 }

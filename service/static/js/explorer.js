@@ -5,7 +5,7 @@
 // Covariates and forecast dates: covariates.js.
 
 import { legend, lineChart } from "./charts.js";
-import { answerAxis, covariateCharts, forecastDates, sentCovariates } from "./covariates.js";
+import { answerAxis, covariateCharts, forecastDates, forecastLabels, sentCovariates } from "./covariates.js";
 import { heatmap } from "./heatmap.js";
 import { ARTICLE_COLOURS, QUANTITIES, byKey, scaleFor } from "./quantities.js";
 import { renderReadout, stepFacts } from "./readout.js";
@@ -256,6 +256,7 @@ export function createExplorer(dom, announce) {
       request,
       axis: answerAxis(request, response, axis),
       forecastTimes: Array.isArray(response.timestamps) ? response.timestamps : null,
+      forecastLabels: null,
       covariates: sentCovariates(request, features),
       observed: request.sequence,
       forecast: response.forecast,
@@ -267,6 +268,7 @@ export function createExplorer(dom, announce) {
       first: context.first_step,
       run: context.steps,
     };
+    view.forecastLabels = forecastLabels(view.axis, view.observed.length, view.forecastTimes);
     unit = null;
     dom.empty.hidden = true;
     dom.output.hidden = false;

@@ -20,7 +20,8 @@ const ARTICLE_LABELS = {
 /**
  * What the step (an internals row) reads and what its output becomes:
  * { position (in the series and its forecast, 0-based), input, generated, label, next }; next
- * is { index, value, time } of the forecast step the output becomes (time: the API's date).
+ * is { index, value, time, date } of the forecast step the output becomes (time: the API's
+ * date, date: its label).
  */
 export function stepFacts(view, step) {
   const R = view.run; // internals rows fed by observed values
@@ -31,7 +32,7 @@ export function stepFacts(view, step) {
   if (step + 1 >= R) {
     const index = step + 1 - R;
     const time = view.forecastTimes ? view.forecastTimes[index] : null; // the API's date
-    next = { index, value: view.forecast[index], time };
+    next = { index, value: view.forecast[index], time, date: time && view.forecastLabels[index] };
   }
   return { position, input, generated, label: view.axis.label(position), next };
 }
@@ -123,9 +124,10 @@ export function renderReadout(host, view, step, focusUnit = null) {
   const at = view.axis.kind === "index" ? "" : ` at ${facts.label}`;
   html("span", { text: `input ${fmtValue(facts.input)}${at}` }, head);
   if (facts.next) {
-    const { index, value, time } = facts.next;
-    const date = time ? ` for ${view.axis.kind === "time" ? view.axis.label(view.observed.length + index) : time}` : "";
-    const next = html("span", { cls: "next", text: `→ forecast ${index + 1}${date}: ${fmtValue(value)}` }, head);
+    const { index, value, time, date } = facts.next;
+    const when = date ? ` for ${date}` : "";
+    const text = `→ forecast ${index + 1}${when}: ${fmtValue(value)}`;
+    const next = html("span", { cls: "next", text }, head);
     if (time) next.dataset.time = time;
   }
 

@@ -18,15 +18,19 @@ function shortName(name) {
 /** One gate's table: a row per unit, a column per input, and the mean |w| per input. */
 function gateTable(host, layerIndex, gate, matrix, inputs, scale) {
   const quantity = byKey[gate];
-  const figure = html("figure", { cls: "weight-map", "data-layer": layerIndex, "data-gate": gate }, host);
+  const attrs = { cls: "weight-map", "data-layer": layerIndex, "data-gate": gate };
+  const figure = html("figure", attrs, host);
   html("figcaption", { text: quantity.name }, figure);
   const scroll = html("div", { cls: "table-scroll" }, figure);
   const table = html("table", { cls: "weights-table" }, scroll);
-  html("caption", { cls: "sr-only", text: `Layer ${layerIndex + 1} ${quantity.name.toLowerCase()}: |w| per unit and input` }, table);
+  const what = `Layer ${layerIndex + 1} ${quantity.name.toLowerCase()}: |w| per unit and input`;
+  html("caption", { cls: "sr-only", text: what }, table);
   const numbers = matrix.length <= NUMBERS_UP_TO && inputs.length <= NUMBERS_UP_TO;
   const head = html("tr", {}, html("thead", {}, table));
   html("th", { scope: "col", text: "unit" }, head);
-  for (const name of inputs) html("th", { scope: "col", cls: "input-name", text: shortName(name), title: name }, head);
+  for (const name of inputs) {
+    html("th", { scope: "col", cls: "input-name", text: shortName(name), title: name }, head);
+  }
   const body = html("tbody", {}, table);
   matrix.forEach((row, u) => {
     const tr = html("tr", {}, body);
@@ -44,7 +48,8 @@ function gateTable(host, layerIndex, gate, matrix, inputs, scale) {
   html("th", { scope: "row", text: "mean" }, foot);
   inputs.forEach((name, j) => {
     const mean = matrix.reduce((sum, row) => sum + Math.abs(row[j]), 0) / matrix.length;
-    const cell = html("td", { text: fmtFixed(mean, 2), title: `${name}: mean |w| ${fmtFixed(mean, 4)}` }, foot);
+    const title = `${name}: mean |w| ${fmtFixed(mean, 4)}`;
+    const cell = html("td", { text: fmtFixed(mean, 2), title }, foot);
     Object.assign(cell.dataset, { stat: "mean", input: name, value: String(mean) });
   });
 }
@@ -59,7 +64,9 @@ export function createWeightView(dom, load) {
     const k = Number(dom.weightsLayer.value) || 0;
     const layer = weights.layers[k];
     let max = 0;
-    for (const gate of GATES) for (const row of layer[gate]) for (const w of row) max = Math.max(max, Math.abs(w));
+    for (const gate of GATES) {
+      for (const row of layer[gate]) for (const w of row) max = Math.max(max, Math.abs(w));
+    }
     const scale = magnitudeScale(max);
     const reads =
       k === 0
@@ -67,8 +74,8 @@ export function createWeightView(dom, load) {
         : `Layer ${k + 1} reads the hidden state of layer ${k} (h1 is its unit 1)`;
     dom.weightsHint.textContent =
       `${reads}. Each cell is |w|, how strongly an input moves a unit's gate before its ` +
-      `activation (0 to ${fmtFixed(scale.max, 3)} on one scale for the four gates; hover for the signed weight). ` +
-      "The last row is the mean over units.";
+      `activation (0 to ${fmtFixed(scale.max, 3)} on one scale for the four gates; hover for ` +
+      "the signed weight). The last row is the mean over units.";
     dom.weightMaps.replaceChildren();
     dom.weightMaps.dataset.layer = String(k);
     for (const gate of GATES) gateTable(dom.weightMaps, k, gate, layer[gate], layer.inputs, scale);
@@ -89,7 +96,9 @@ export function createWeightView(dom, load) {
       if (changed) {
         const keep = Number(dom.weightsLayer.value) || 0;
         dom.weightsLayer.replaceChildren();
-        answer.layers.forEach((_, k) => html("option", { value: k, text: `Layer ${k + 1}` }, dom.weightsLayer));
+        answer.layers.forEach((_, k) => {
+          html("option", { value: k, text: `Layer ${k + 1}` }, dom.weightsLayer);
+        });
         dom.weightsLayer.value = String(keep < answer.layers.length ? keep : 0);
       }
       render();
