@@ -38,11 +38,13 @@ export function sentCovariates(request, features) {
 
 /**
  * One small chart per covariate into `host`, on the series chart's positions (observed values,
- * then the forecast's steps); returns the charts, each with setStep(step).
+ * then the forecast's steps), `panel` hidden when there is none; returns the charts, each with
+ * setStep(step).
  * view: { covariates, observed, forecast, axis, first, steps }; pick(step) selects a step.
  */
-export function covariateCharts(host, view, pick) {
+export function covariateCharts(panel, host, view, pick) {
   host.replaceChildren();
+  panel.hidden = view.covariates.length === 0;
   const T = view.observed.length;
   const n = T + view.forecast.length;
   return view.covariates.map((c) => {

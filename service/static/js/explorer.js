@@ -203,8 +203,7 @@ export function createExplorer(dom, announce) {
   /** Draw everything for the current view at the current width. */
   function render() {
     views = [seriesChart()];
-    dom.covariates.hidden = view.covariates.length === 0;
-    views.push(...covariateCharts(dom.covariateCharts, view, select));
+    views.push(...covariateCharts(dom.covariates, dom.covariateCharts, view, select));
     dom.layers.replaceChildren();
     view.layers.forEach((layer, k) => {
       const units = layer.input_gate[0].length;
@@ -256,7 +255,6 @@ export function createExplorer(dom, announce) {
       request,
       axis: answerAxis(request, response, axis),
       forecastTimes: Array.isArray(response.timestamps) ? response.timestamps : null,
-      forecastLabels: null,
       covariates: sentCovariates(request, features),
       observed: request.sequence,
       forecast: response.forecast,
