@@ -55,7 +55,6 @@ function contextNote(view) {
   return `The model ran over the last ${view.run} of ${T} values (${span}, shaded); ${earlier}.`;
 }
 
-
 /** Create the results area; `dom` holds its elements, `announce(text)` feeds the live region. */
 export function createExplorer(dom, announce) {
   // { observed, forecast, lower, upper, level, axis, layers, steps, first, run, request }
@@ -123,7 +122,6 @@ export function createExplorer(dom, announce) {
     dom.seriesLegend.replaceChildren(legend(items));
     return chart;
   }
-
 
   /** A one-unit layer: line plots of each gate and of both memories over the steps. */
   function unitPlots(section, layer, k) {

@@ -9,8 +9,6 @@ import { html } from "./svg.js";
 import { indexAxis, timeAxis } from "./time.js";
 import { jsonValue, tokens } from "./typed.js";
 
-
-
 /** A short description of a model version, from GET /models. */
 function describe(info) {
   const parts = [
@@ -78,9 +76,6 @@ export function createForm(dom) {
     if (csv && csv.analysis && dom.sequence.value === csv.filled) applyCsv();
   }
 
-
-
-
   /** Rows of numbers from a state textarea: one line per layer. */
   function matrix(text) {
     return text
@@ -127,8 +122,6 @@ export function createForm(dom) {
     const { times } = extract(csv.rows, csv.header, csv.analysis.time, csv.analysis.value);
     return timeAxis(times.slice(0, csv.values.length), csv.analysis.columns[csv.analysis.time].name);
   }
-
-
 
   /** Put the chosen CSV column into the textarea and describe what was read. */
   function applyCsv() {
