@@ -127,6 +127,7 @@ def test_a_covariate_changes_the_forecast(shops: Flask, covariate_csv: Path) -> 
         )
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_the_checkpoint_scales_covariates_itself(
     shops: Flask, covariate_models: Path, covariate_csv: Path
 ) -> None:
