@@ -11,6 +11,8 @@ from model.export import list_checkpoints
 from service import ServiceConfig, create_app
 
 GATES = ["input_gate", "forget_gate", "candidate", "output_gate"]  # PyTorch's i, f, g, o
+# The tests read the checkpoints with torch alone, as a client without gatecast would.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 
 
 @pytest.fixture(scope="module")
