@@ -11,6 +11,7 @@ from service.schemas import (
     ErrorResponse,
     ForecastResponse,
     Health,
+    InputWeights,
     ModelInfo,
     ModelList,
     Ready,
@@ -102,6 +103,12 @@ def build_openapi(
         }
     }
     name_param = {"name": "name", "in": "path", "required": True, "schema": name_schema}
+    version_param = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     paths: dict[str, Any] = {
         "/forecast": forecast,
         "/models": {
@@ -117,6 +124,18 @@ def build_openapi(
                 "summary": "One model.",
                 "parameters": [name_param],
                 "responses": {"200": _json(s.ref(ModelInfo), "The model."), **errors(404)},
+            }
+        },
+        "/models/{name}/versions/{version}/input-weights": {
+            "get": {
+                "operationId": "getInputWeights",
+                "summary": "How strongly each input drives each gate: the input weights "
+                "(PyTorch's weight_ih) per layer, gate and unit.",
+                "parameters": [name_param, version_param],
+                "responses": {
+                    "200": _json(s.ref(InputWeights), "The version's input weights."),
+                    **errors(404, 503),
+                },
             }
         },
         "/healthz": {

@@ -285,6 +285,31 @@ class ForecastResponse(BaseModel):
     )
 
 
+class LayerInputWeights(BaseModel):
+    """One layer's input weights per gate, units x inputs (a slice of PyTorch's weight_ih)."""
+
+    inputs: list[str] = Field(
+        description="What each column weighs: layer 0 reads the model's input vector "
+        "(internals.input_names), a deeper layer the hidden state of the layer below "
+        "(hidden_state.0, hidden_state.1, ...)."
+    )
+    input_gate: Matrix
+    forget_gate: Matrix
+    candidate: Matrix
+    output_gate: Matrix
+
+
+class InputWeights(BaseModel):
+    """How strongly each input drives each gate: the LSTM's input weights, layer by layer."""
+
+    model: str
+    version: str
+    layers: list[LayerInputWeights] = Field(
+        description="Per layer and gate, row u is unit u's weights on the layer's inputs, "
+        "as the network applies them to the scaled inputs."
+    )
+
+
 class ErrorDetail(BaseModel):
     """What went wrong: a stable code, a sentence, and the request field if one is to blame."""
 

@@ -44,6 +44,7 @@ def test_small_campaign_finds_nothing(tmp_path: Path) -> None:
         "/forecast",
         "/models",
         "/models/{name}",
+        "/models/{name}/versions/{version}/input-weights",
         "/healthz",
         "/readyz",
         "/metrics",

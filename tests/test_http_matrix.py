@@ -41,11 +41,21 @@ class Route:
     v2: bool = False  # errors in the Open Inference Protocol's form, {"error": message}
 
 
+# The error code of a 404 from a route's own lookup (other 404s: no rule, no file).
+MISSING_CODES = {
+    "/models/<name>": "unknown_model",
+    "/models/<name>/versions/<version>/input-weights": "unknown_version",
+}
 ROUTES = [
     Route("/forecast", "/forecast", post=200),
     Route("/models", "/models", get=200),
     Route("/models/tiny", "/models/<name>", get=200),
     Route("/models/no-such-model", "/models/<name>", get=404),
+    Route(
+        "/models/tiny/versions/no-such-version/input-weights",
+        "/models/<name>/versions/<version>/input-weights",
+        get=404,
+    ),
     Route("/healthz", "/healthz", get=200),
     Route("/readyz", "/readyz", get=200),
     Route("/metrics", "/metrics", get=200, content_type=METRICS),
@@ -150,7 +160,7 @@ def expected(route: Route, method: str, framing: str) -> tuple[int, str | None]:
         if framing == "none":
             return 400, "invalid_json"  # no body at all
     if allowed == 404:
-        return 404, "unknown_model" if route.rule == "/models/<name>" else "not_found"
+        return 404, MISSING_CODES.get(route.rule or "", "not_found")
     if allowed == 400:
         return 400, "invalid_request"
     return allowed, None

@@ -2,10 +2,10 @@
 
 from flask import Flask
 
-from service.routes import docs, forecast, models, monitoring, page, v2
+from service.routes import docs, forecast, models, monitoring, page, v2, weights
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    for module in (forecast, models, monitoring, docs, page, v2):
+    for module in (forecast, models, weights, monitoring, docs, page, v2):
         app.register_blueprint(module.bp)

@@ -1,4 +1,5 @@
-// The public HTTP API, as the page uses it: GET /models and POST /forecast.
+// The public HTTP API, as the page uses it: GET /models, GET a version's input weights and
+// POST /forecast.
 // Errors carry the service's own JSON `error.message`, so users see what the API said.
 
 const KEY_STORAGE = "gatecast.apiKey";
@@ -78,4 +79,10 @@ export function forecast(request) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(request),
   });
+}
+
+/** A model version's input weights per layer and gate (GET .../input-weights). */
+export function inputWeights(name, version) {
+  const path = [name, "versions", version, "input-weights"].map(encodeURIComponent).join("/");
+  return call(`${urls().models}/${path}`);
 }

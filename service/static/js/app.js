@@ -1,9 +1,11 @@
 // The gate explorer's entry point: finds the page's elements, loads the model list, and
 // runs forecasts through the public API when the form is submitted.
 
-import { ApiError, forecast, getKey, listModels, setKey } from "./api.js";
+import { ApiError, forecast, getKey, inputWeights, listModels, setKey } from "./api.js";
 import { createExplorer } from "./explorer.js";
+import { featuresOf } from "./exog.js";
 import { createForm } from "./form.js";
+import { createWeightView } from "./weights.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,6 +34,13 @@ const dom = {
   stateCMatrix: $("state-c-matrix"),
   stateHMatrix: $("state-h-matrix"),
   stateShape: $("state-shape"),
+  exogBox: $("exog-box"),
+  exogHint: $("exog-hint"),
+  timestamps: $("timestamps"),
+  timestampsHint: $("timestamps-hint"),
+  seriesField: $("series-field"),
+  series: $("series"),
+  covariateFields: $("covariate-fields"),
   run: $("run"),
   status: $("status"),
   error: $("error"),
@@ -42,6 +51,13 @@ const dom = {
   seriesChart: $("series-chart"),
   seriesLegend: $("series-legend"),
   contextNote: $("context-note"),
+  forecastDates: $("forecast-dates"),
+  covariates: $("covariates"),
+  covariateCharts: $("covariate-charts"),
+  weights: $("weights"),
+  weightsLayer: $("weights-layer"),
+  weightsHint: $("weights-hint"),
+  weightMaps: $("weight-maps"),
   step: $("step"),
   stepLabel: $("step-label"),
   readout: $("step-readout"),
@@ -74,6 +90,7 @@ function clearError() {
 const form = createForm(dom);
 let finished = 0; // forecasts answered, refused or failed
 const explorer = createExplorer(dom, announce);
+const weights = createWeightView(dom, inputWeights);
 
 /** Fetch the model list (again, e.g. after a new API key). */
 async function loadModels() {
@@ -96,13 +113,15 @@ dom.form.addEventListener("submit", async (event) => {
   clearError();
   const request = form.request();
   const axis = form.axis();
+  const features = featuresOf(form.current());
   dom.run.disabled = true;
   dom.form.setAttribute("aria-busy", "true");
   dom.status.textContent = "Forecasting…";
   const started = performance.now();
   try {
     const response = await forecast(request);
-    explorer.show(response, request, axis);
+    explorer.show(response, request, axis, features);
+    weights.show(response.model, response.version);
     const ms = Math.round(performance.now() - started);
     const steps = response.forecast.length;
     dom.status.textContent = `Forecast ready (${steps} step${steps === 1 ? "" : "s"}, ${ms} ms).`;

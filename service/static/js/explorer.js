@@ -2,8 +2,10 @@
 // layers), the step slider and the step's numbers. One selected step is shared by all.
 // A selected step is an internals row; row r is position first + r of the series (the model
 // runs over its last `run` observed values only), and positions are what the page labels.
+// Covariates and forecast dates: covariates.js.
 
 import { legend, lineChart } from "./charts.js";
+import { answerAxis, covariateCharts, forecastDates, forecastLabels, sentCovariates } from "./covariates.js";
 import { heatmap } from "./heatmap.js";
 import { ARTICLE_COLOURS, QUANTITIES, byKey, scaleFor } from "./quantities.js";
 import { renderReadout, stepFacts } from "./readout.js";
@@ -199,6 +201,7 @@ export function createExplorer(dom, announce) {
   /** Draw everything for the current view at the current width. */
   function render() {
     views = [seriesChart()];
+    views.push(...covariateCharts(dom.covariates, dom.covariateCharts, view, select));
     dom.layers.replaceChildren();
     view.layers.forEach((layer, k) => {
       const units = layer.input_gate[0].length;
@@ -242,13 +245,15 @@ export function createExplorer(dom, announce) {
     updateReadout(!document.activeElement?.closest?.(".heatmap"));
   }
 
-  /** Show a /forecast response for `request`, with `axis` for the chart's x labels. */
-  function show(response, request, axis) {
+  /** Show a /forecast response for `request`, with `axis` for the x labels; `features`: featuresOf. */
+  function show(response, request, axis, features = null) {
     const internals = response.internals;
     const context = response.context ?? { first_step: 0, steps: request.sequence.length };
     view = {
       request,
-      axis,
+      axis: answerAxis(request, response, axis),
+      forecastTimes: Array.isArray(response.timestamps) ? response.timestamps : null,
+      covariates: sentCovariates(request, features),
       observed: request.sequence,
       forecast: response.forecast,
       lower: response.interval ? response.interval.lower : null,
@@ -259,6 +264,7 @@ export function createExplorer(dom, announce) {
       first: context.first_step,
       run: context.steps,
     };
+    view.forecastLabels = forecastLabels(view.axis, view.observed.length, view.forecastTimes);
     unit = null;
     dom.empty.hidden = true;
     dom.output.hidden = false;
@@ -274,6 +280,7 @@ export function createExplorer(dom, announce) {
     Object.assign(dom.contextNote.dataset, { firstStep: String(view.first), steps: String(view.run) });
     width = dom.results.clientWidth;
     render();
+    forecastDates(dom.forecastDates, view);
     select(step);
   }
 

@@ -1,23 +1,13 @@
-// The input form: model choice, sequence (typed or from a CSV), horizon, interval level and
-// the optional initial memory. It turns what the user typed into a /forecast request and
-// forwards it as is: the API validates, and its message is what the user sees.
+// The input form: model choice, sequence (typed or from a CSV), horizon, interval level, the
+// time and covariates of a model that reads them, and the optional initial memory. It turns
+// what the user typed into a /forecast request and forwards it as is: the API validates, and
+// its message is what the user sees.
 
 import { analyse, detectHeader, extract, parseCsv } from "./csv.js";
+import { createExogFields } from "./exog.js";
 import { html } from "./svg.js";
 import { indexAxis, timeAxis } from "./time.js";
-
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** A typed token as JSON: a finite number when it is one, else the text (the API names it). */
-export function jsonValue(token) {
-  const text = token.trim();
-  return NUMBER.test(text) && Number.isFinite(Number(text)) ? Number(text) : text;
-}
-
-/** Tokens separated by commas, semicolons or white space. */
-export function tokens(text) {
-  return text.split(/[\s,;]+/).filter((t) => t !== "");
-}
+import { jsonValue, tokens } from "./typed.js";
 
 /** A short description of a model version, from GET /models. */
 function describe(info) {
@@ -27,6 +17,7 @@ function describe(info) {
     `${info.layers ?? "?"} layer${info.layers === 1 ? "" : "s"} × ${info.hidden_size ?? "?"} units`,
     info.normalization ? `${info.normalization} scaling` : null,
     info.intervals ? "intervals available" : "no intervals",
+    info.frequency ? `frequency ${info.frequency}` : null,
   ];
   return parts.filter(Boolean).join(" · ");
 }
@@ -35,6 +26,9 @@ function describe(info) {
 export function createForm(dom) {
   let models = new Map(); // name -> latest loaded VersionInfo plus its name
   let csv = null; // { rows, header, analysis, name, filled } while the textarea holds a CSV
+  /** The sequence's cells as they will be sent. */
+  const cells = () => (csv && dom.sequence.value === csv.filled ? csv.values : tokens(dom.sequence.value));
+  const exog = createExogFields(dom, cells);
   const oneUnit = (info) => info && info.layers === 1 && info.hidden_size === 1;
 
   /** Fill the model list from GET /models (loaded models only), keeping the choice. */
@@ -77,6 +71,9 @@ export function createForm(dom) {
       const lines = `${info.layers} line${info.layers === 1 ? "" : "s"} (layers)`;
       dom.stateShape.textContent = `${lines} of ${info.hidden_size} numbers each. Empty: zeros.`;
     }
+    exog.setModel(info);
+    // The covariate columns depend on the model; values the user edited stay as they are.
+    if (csv && csv.analysis && dom.sequence.value === csv.filled) applyCsv();
   }
 
   /** Rows of numbers from a state textarea: one line per layer. */
@@ -106,10 +103,11 @@ export function createForm(dom) {
   function request() {
     const info = current();
     // A CSV's cells go as read while the text is untouched (a cell may hold a comma or space).
-    const cells = csv && dom.sequence.value === csv.filled ? csv.values : tokens(dom.sequence.value);
-    const body = { sequence: cells.map(jsonValue) };
+    const sent = cells();
+    const body = { sequence: sent.map(jsonValue) };
     if (info) Object.assign(body, { model: info.name, version: info.version });
     body.horizon = jsonValue(dom.horizon.value);
+    exog.addTo(body, sent.length);
     if (!dom.interval.disabled && dom.interval.value.trim() !== "")
       body.interval = jsonValue(dom.interval.value);
     body.internals = "all";
@@ -122,15 +120,19 @@ export function createForm(dom) {
   function axis() {
     if (!csv || dom.sequence.value !== csv.filled || csv.analysis.time === null) return indexAxis();
     const { times } = extract(csv.rows, csv.header, csv.analysis.time, csv.analysis.value);
-    return timeAxis(times, csv.analysis.columns[csv.analysis.time].name);
+    return timeAxis(times.slice(0, csv.values.length), csv.analysis.columns[csv.analysis.time].name);
   }
 
   /** Put the chosen CSV column into the textarea and describe what was read. */
   function applyCsv() {
     const { rows, header, analysis } = csv;
-    const { values } = extract(rows, header, analysis.time, analysis.value);
+    const read = extract(rows, header, analysis.time, analysis.value);
+    const data = header ? rows.slice(1) : rows;
+    const extra = exog.fromCsv(analysis.columns, data, read.values, read.times);
+    const values = read.values.slice(0, extra.observed);
     dom.sequence.value = values.join(", ");
     Object.assign(csv, { values, filled: dom.sequence.value });
+    exog.count();
     const timeName = analysis.time === null ? null : analysis.columns[analysis.time].name;
     const found = axis();
     const step = found.step ? ` (step ${found.step})` : "";
@@ -139,6 +141,7 @@ export function createForm(dom) {
       timeName ? `time: “${timeName}”${step}` : "no time column: steps",
     ];
     if (found.note) parts.push(found.note);
+    parts.push(...extra.parts);
     if (analysis.ambiguous) parts.push("Several columns fit: check the choices above.");
     dom.csvNote.textContent = `${parts.join("; ")}.`;
   }
@@ -191,6 +194,7 @@ export function createForm(dom) {
     const n = Math.max(24, 2 * (info?.window ?? 12));
     const series = Array.from({ length: n }, (_, k) => 100 + 0.5 * k + 10 * Math.sin((2 * Math.PI * k) / 12));
     dom.sequence.value = series.map((v) => v.toFixed(2)).join(", ");
+    exog.count();
   }
 
   dom.model.addEventListener("change", modelChanged);
@@ -205,6 +209,7 @@ export function createForm(dom) {
     applyCsv();
   });
   dom.example.addEventListener("click", example);
+  dom.sequence.addEventListener("input", () => exog.count());
 
   return { setModels, current, request, axis, oneUnit };
 }

@@ -96,3 +96,10 @@ export function scaleFor(quantity, matrix) {
     rgb: (v) => interpolate(DIV_RGB, (v + limit) / (2 * limit)),
   };
 }
+
+/** A sequential scale for magnitudes 0..max (viridis): { min, max, stops, rgb(v), t(v) }. */
+export function magnitudeScale(max) {
+  const top = max > 0 ? max : 1;
+  const t = (v) => Math.min(1, Math.abs(v) / top);
+  return { min: 0, max: top, stops: SEQUENTIAL, rgb: (v) => interpolate(SEQ_RGB, t(v)), t };
+}

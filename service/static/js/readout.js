@@ -19,14 +19,21 @@ const ARTICLE_LABELS = {
 
 /**
  * What the step (an internals row) reads and what its output becomes:
- * { position (in the series and its forecast, 0-based), input, generated, label, next }.
+ * { position (in the series and its forecast, 0-based), input, generated, label, next }; next
+ * is { index, value, time, date } of the forecast step the output becomes (time: the API's
+ * date, date: its label).
  */
 export function stepFacts(view, step) {
   const R = view.run; // internals rows fed by observed values
   const position = view.first + step;
   const generated = step >= R;
   const input = generated ? view.forecast[step - R] : view.observed[position];
-  const next = step + 1 >= R ? { index: step + 1 - R, value: view.forecast[step + 1 - R] } : null;
+  let next = null;
+  if (step + 1 >= R) {
+    const index = step + 1 - R;
+    const time = view.forecastTimes ? view.forecastTimes[index] : null; // the API's date
+    next = { index, value: view.forecast[index], time, date: time && view.forecastLabels[index] };
+  }
   return { position, input, generated, label: view.axis.label(position), next };
 }
 
@@ -117,7 +124,11 @@ export function renderReadout(host, view, step, focusUnit = null) {
   const at = view.axis.kind === "index" ? "" : ` at ${facts.label}`;
   html("span", { text: `input ${fmtValue(facts.input)}${at}` }, head);
   if (facts.next) {
-    html("span", { text: `→ forecast ${facts.next.index + 1}: ${fmtValue(facts.next.value)}` }, head);
+    const { index, value, time, date } = facts.next;
+    const when = date ? ` for ${date}` : "";
+    const text = `→ forecast ${index + 1}${when}: ${fmtValue(value)}`;
+    const next = html("span", { cls: "next", text }, head);
+    if (time) next.dataset.time = time;
   }
 
   const kind = facts.generated ? "generated" : "observed";

@@ -122,3 +122,24 @@ export function timeAxis(cells, title) {
     note: "",
   };
 }
+
+/**
+ * An axis labelled by ISO 8601 times as written (the wall time the API was sent and answered,
+ * offsets dropped), at the resolution they share: month, day or minute. Null when a time is
+ * not ISO-like.
+ */
+export function stampAxis(stamps, title = "time") {
+  const parts = stamps.map((s) => ISO.exec(String(s).trim()));
+  if (!parts.length || parts.some((m) => m === null)) return null;
+  const num = (v) => (v ? Number(v) : 0);
+  const midnight = parts.every((m) => num(m[4]) === 0 && num(m[5]) === 0 && num(m[6]) === 0);
+  const monthly = midnight && parts.length > 1 && parts.every((m) => num(m[3]) <= 1);
+  const label = (pos) => {
+    const m = parts[Math.max(0, Math.min(parts.length - 1, pos))];
+    const month = `${m[1]}-${pad(Number(m[2]))}`;
+    if (monthly) return month;
+    const day = `${month}-${pad(num(m[3]) || 1)}`;
+    return midnight ? day : `${day} ${pad(num(m[4]))}:${pad(num(m[5]))}`;
+  };
+  return { kind: "time", title, step: "", label, note: "" };
+}
