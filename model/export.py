@@ -19,8 +19,8 @@ import torch
 from model.network import GateLSTM
 
 FORMAT = "gatecast-checkpoint"
-FORMAT_VERSION = 3  # 3 added internals_last
-READS = (2, 3)  # format versions this gatecast loads (2: internals_last is missing)
+FORMAT_VERSION = 4  # 3 added internals_last; 4 exogenous inputs, step_inputs, meta features
+READS = (2, 3, 4)  # format versions this gatecast loads (2: internals_last is missing)
 META_FILE = "meta.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VERSION_RE = re.compile(r"^\d{8}T\d{12}Z$")  # 20261129T004512123456Z
@@ -65,7 +65,7 @@ def new_version(now: dt.datetime | None = None) -> str:
 
 
 def script(net: GateLSTM) -> torch.jit.ScriptModule:
-    """Compile the network for inference (forward, internals, scale)."""
+    """Compile the network for inference (forward, internals, step_inputs, scale)."""
     silence_jit_deprecation()
     return torch.jit.script(net.eval())
 

@@ -10,6 +10,7 @@ from torch import Tensor
 from model.network import GateLSTM, NetworkConfig
 
 LOSSES = ("mae", "mse")
+Batch = tuple[Tensor, ...]  # (x, y) or (x, y, exog, series)
 
 
 class Forecaster(L.LightningModule):
@@ -27,6 +28,8 @@ class Forecaster(L.LightningModule):
         loss: str,
         global_loc: float = 0.0,
         global_scale: float = 1.0,
+        exog_loc: list[float] | None = None,
+        exog_scale: list[float] | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -34,16 +37,25 @@ class Forecaster(L.LightningModule):
         self.save_hyperparameters()
         self.net = GateLSTM(NetworkConfig(**network))
         self.net.set_global_stats(global_loc, global_scale)
+        if exog_loc is not None and exog_scale is not None:
+            self.net.set_exog_stats(exog_loc, exog_scale)
 
     def forward(self, x: Tensor, horizon: int = 1) -> Tensor:
         """Raw forecast for raw histories: (B, T) -> (B, horizon)."""
         return self.net(x, horizon)[0]
 
-    def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        """Scaled loss of the forecast over the target's horizon, logged per stage."""
-        x, y = batch  # (B, T), (B, horizon)
+    def _common_step(self, batch: Batch, stage: str) -> Tensor:
+        """Scaled loss of the forecast over the target's horizon, logged per stage.
+
+        A batch is (x, y), or (x, y, exog, series) for a model with exogenous inputs.
+        """
+        x, y = batch[0], batch[1]  # (B, T), (B, horizon)
+        exog = batch[2] if len(batch) > 2 else None  # (B, T + horizon, E)
+        series = batch[3] if len(batch) > 3 else None  # (B,)
         z, run, loc, scale, h0, c0 = self.net.prepare(x)  # (B, T), int, (B, 1) x 2, (L, B, H) x 2
-        pred, _, _ = self.net.forward_scaled(z, run, y.size(1), h0, c0)  # (B, horizon)
+        t, horizon = x.size(1), y.size(1)
+        feats = self.net.features(exog, series, t, t + horizon, z)  # (B, T + horizon, F)
+        pred, _, _ = self.net.forward_scaled(z, run, horizon, h0, c0, feats)  # (B, horizon)
         target = (y - loc) / scale  # NaN where a target lies outside the window's part
         known = ~torch.isnan(target)
         if self.hparams["loss"] == "mae":
@@ -61,11 +73,11 @@ class Forecaster(L.LightningModule):
         )
         return loss
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """One optimisation step."""
         return self._common_step(batch, "train")
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         """Validation loss, the early-stopping signal."""
         self._common_step(batch, "val")
 

@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -18,6 +19,7 @@ from model.export import check_name, new_version, save
 from model.lightning import Forecaster
 from scripts.pipeline.config import TrainConfig, build_parser, from_args
 from scripts.pipeline.csv_series import DataError, Series, load_series
+from scripts.pipeline.features import calendar_names, exog_matrix, exog_stats, with_inputs
 from scripts.pipeline.fit import fit
 from scripts.pipeline.report import build_meta, summary_table
 from scripts.pipeline.windows import Windows, split_windows, train_part
@@ -26,19 +28,30 @@ log = logging.getLogger("gatecast.train")
 
 
 def loader(windows: Windows, batch_size: int, shuffle: bool) -> DataLoader:
-    """Batches of (history, targets) tensors."""
-    data = TensorDataset(torch.from_numpy(windows.x), torch.from_numpy(windows.y))
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+    """Batches of (history, targets) tensors, with (exogenous inputs, series ids) when the
+    windows carry exogenous inputs."""
+    tensors = [torch.from_numpy(windows.x), torch.from_numpy(windows.y)]
+    if windows.exog is not None:
+        tensors += [torch.from_numpy(windows.exog), torch.from_numpy(windows.series)]
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle)
 
 
 def train_model(series: list[Series], base: TrainConfig, name: str) -> Path | None:
     """Train one model on the given series; write and return its checkpoint (rank 0 only)."""
     cfg = base.resolved(series[0].freq)
+    calendar = calendar_names(series, series[0].freq, not cfg.no_calendar)
+    cfg = replace(cfg, network=with_inputs(cfg.network, series, cfg.data, calendar))
     L.seed_everything(cfg.fit.seed, workers=True, verbose=False)  # before the weights exist
-    split = split_windows(series, cfg.history, cfg.horizon or 1, cfg.val_fraction)
+    featured = bool(cfg.network.exog_names) or cfg.network.series_embedding > 0
+    exog = [exog_matrix(s, cfg.network) for s in series] if featured else None
+    split = split_windows(series, cfg.history, cfg.horizon or 1, cfg.val_fraction, exog=exog)
     skipped = set(split.skipped)
-    kept = [s for s in series if s.name not in skipped]
-    train_values = np.concatenate([train_part(s, cfg.val_fraction) for s in kept])
+    kept = [k for k, s in enumerate(series) if s.name not in skipped]
+    parts = [len(train_part(series[k], cfg.val_fraction)) for k in kept]
+    train_values = np.concatenate([series[k].values[:n] for k, n in zip(kept, parts, strict=True)])
+    exog_loc = exog_scale = None
+    if exog is not None:
+        exog_loc, exog_scale = exog_stats([exog[k] for k in kept], parts, cfg.network)
     module = Forecaster(
         network=cfg.network.to_dict(),
         lr=cfg.fit.lr,
@@ -46,6 +59,8 @@ def train_model(series: list[Series], base: TrainConfig, name: str) -> Path | No
         loss=cfg.fit.loss,
         global_loc=float(train_values.mean()),
         global_scale=float(train_values.std()),
+        exog_loc=exog_loc,
+        exog_scale=exog_scale,
     )
     run_id = new_version()  # names the loss log; the checkpoint's version is stamped on save
     train_dl = loader(split.train, cfg.fit.batch_size, shuffle=True)

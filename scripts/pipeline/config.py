@@ -54,6 +54,12 @@ class TrainConfig:
         "last fraction of each series held out: its first half stops training early, its "
         "second half calibrates the intervals",
     )
+    no_calendar: bool = _flag(
+        False,
+        "no calendar inputs (by default a model of timestamped data reads sin/cos pairs of "
+        "the hour of day, day of week, ... that fit its frequency)",
+        flag="--no-calendar",
+    )
     model_dir: str = _flag("models", "checkpoint root folder")
     name: str = _flag("default", "model name (letters, digits, _ . -)")
     per_series: bool = _flag(

@@ -66,11 +66,38 @@ class DataConfig:
         },
     )
     sep: str | None = field(default=None, metadata={"help": "field separator (default: sniffed)"})
+    past_covariates: list[str] = field(
+        default_factory=list,
+        metadata={
+            "sep": ",",
+            "metavar": "COL[,COL...]",
+            "help": "covariate columns known only up to the last value (e.g. a measured "
+            "temperature); missing values follow --missing",
+        },
+    )
+    future_covariates: list[str] = field(
+        default_factory=list,
+        metadata={
+            "sep": ",",
+            "metavar": "COL[,COL...]",
+            "help": "covariate columns known ahead over the horizon too (a price plan, a "
+            "holiday flag); missing values follow --missing",
+        },
+    )
+
+    @property
+    def covariates(self) -> list[str]:
+        """Every covariate column: the past ones, then the future ones."""
+        return [*self.past_covariates, *self.future_covariates]
 
 
 @dataclass
 class Series:
-    """One series on a regular time grid (or in file order), with no missing values left."""
+    """One series on a regular time grid (or in file order), with no missing values left.
+
+    wall: each step's local wall-clock time, in seconds since 1970-01-01T00:00 on the clock
+    of its own UTC offset (model.calendar); covariates: each covariate column, filled.
+    """
 
     name: str
     values: np.ndarray
@@ -78,6 +105,8 @@ class Series:
     freq: str | None
     filled: int
     source: str
+    wall: np.ndarray | None = None
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _expand(paths: list[str]) -> list[Path]:
@@ -157,19 +186,37 @@ def _find(df: pd.DataFrame, names: tuple[str, ...], skip: tuple[str | None, ...]
     return next((lower[n] for n in names if n in lower), None)
 
 
-def _parse_times(cells: pd.Series, lines: np.ndarray, path: Path) -> pd.DatetimeIndex:
-    """The time column as datetimes; an empty or unparseable cell is an error naming its line."""
+def _parse_times(
+    cells: pd.Series, lines: np.ndarray, path: Path
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The time column as datetimes and each cell's UTC offset in seconds (0 without one);
+    an empty or unparseable cell is an error naming its line."""
     cells, col = cells.where(~cells.str.lower().isin(NA_TOKENS)), cells
+    mixed = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": every cell is checked below
         try:
             ts = pd.to_datetime(cells, errors="coerce")
         except ValueError:  # mixed UTC offsets, as around a DST change: go to UTC
             ts = pd.to_datetime(cells, errors="coerce", utc=True)
+            mixed = True
     if (bad := ts.isna().to_numpy()).any():
         i = int(bad.argmax())
         raise DataError(f"{path}: line {lines[i]}: {col.iloc[i]!r} in {col.name!r} is not a date")
-    return pd.DatetimeIndex(ts)
+    index = pd.DatetimeIndex(ts)
+    if mixed:  # each cell's own offset, which going to UTC dropped
+        offsets = np.array([_offset_seconds(pd.Timestamp(c)) for c in cells], dtype=np.int64)
+    elif index.tz is not None:
+        offsets = index.tz_localize(None).as_unit("s").asi8 - index.as_unit("s").asi8
+    else:
+        offsets = np.zeros(len(index), dtype=np.int64)
+    return index, offsets
+
+
+def _offset_seconds(t: pd.Timestamp) -> int:
+    """A timestamp's UTC offset in seconds; 0 for a naive one."""
+    off = t.utcoffset()
+    return 0 if off is None else int(off.total_seconds())
 
 
 def _fmt(t: pd.Timestamp) -> str:
@@ -198,19 +245,37 @@ def _infer_freq(ts: pd.DatetimeIndex) -> str:
         return pd.infer_freq(pd.date_range(ts[0], periods=10, freq=off)) or off
 
 
+def _fill(vals: np.ndarray, policy: str, what: str, first: str) -> np.ndarray:
+    """Missing values (NaN) filled by the policy; the ends take the nearest valid value."""
+    missing = np.isnan(vals)
+    if missing.all():
+        raise DataError(f"{what} has no values: every cell is missing")
+    if not missing.any():
+        return vals
+    if policy == "error":
+        msg = f"{what} has {missing.sum()} missing values (first at {first})"
+        raise DataError(f"{msg}; fix them or set missing to 'interpolate' or 'ffill'")
+    filled = pd.Series(vals)
+    filled = filled.interpolate() if policy == "interpolate" else filled.ffill()
+    return filled.ffill().bfill().to_numpy(float)
+
+
 def _build(
     name: str,
     ts: pd.DatetimeIndex | None,
+    offsets: np.ndarray | None,
     vals: np.ndarray,
+    covs: dict[str, np.ndarray],
     lines: np.ndarray,
     path: Path,
     policy: str,
 ) -> Series:
-    """Sort, check, regularise and fill one series."""
-    where, freq = f"series {name!r} (file {path})", None
-    if ts is not None:
+    """Sort, check, regularise and fill one series and its covariates."""
+    where, freq, wall = f"series {name!r} (file {path})", None, None
+    if ts is not None and offsets is not None:
         order = np.argsort(ts.asi8, kind="stable")  # an unsorted file is fine
-        ts, vals, lines = ts[order], vals[order], lines[order]
+        ts, vals, lines, offsets = ts[order], vals[order], lines[order], offsets[order]
+        covs = {c: v[order] for c, v in covs.items()}
         if (dup := ts.duplicated()).any():
             raise DataError(f"duplicate timestamp {_fmt(ts[int(dup.argmax())])} in {where}")
         if len(ts) > 1 and (freq := _infer_freq(ts)):
@@ -218,21 +283,30 @@ def _build(
             if (off := ~ts.isin(grid)).any():
                 bad = _fmt(ts[int(off.argmax())])
                 raise DataError(f"timestamp {bad} in {where} is off its regular {freq!r} grid")
-            vals, ts = pd.Series(vals, index=ts).reindex(grid).to_numpy(float), grid  # gaps: NaN
+
+            def regrid(v: np.ndarray) -> np.ndarray:
+                return pd.Series(v, index=ts).reindex(grid).to_numpy(float)  # gaps: NaN
+
+            vals, covs = regrid(vals), {c: regrid(v) for c, v in covs.items()}
+            # A gap's clock keeps the offset of the step before it.
+            offsets = pd.Series(regrid(offsets.astype(float))).ffill().to_numpy(np.int64)
+            ts = grid
+        wall = ts.as_unit("s").asi8 + offsets  # ts is naive (wall-clock) or UTC-based
     missing = np.isnan(vals)
-    if missing.all():
-        raise DataError(f"{where} has no values: every cell is missing")
+    first = ""
     if missing.any():
         i = int(missing.argmax())
         first = _fmt(ts[i]) if ts is not None else f"line {lines[i]}"
-        if policy == "error":
-            msg = f"{where} has {missing.sum()} missing values (first at {first})"
-            raise DataError(f"{msg}; fix them or set missing to 'interpolate' or 'ffill'")
-        filled = pd.Series(vals)
-        filled = filled.interpolate() if policy == "interpolate" else filled.ffill()
-        vals = filled.ffill().bfill().to_numpy(float)  # the ends: nearest valid value
+    vals = _fill(vals, policy, where, first)
+    for c, v in covs.items():
+        gap = np.isnan(v)
+        at = int(gap.argmax())
+        spot = "" if not gap.any() else _fmt(ts[at]) if ts is not None else f"line {lines[at]}"
+        covs[c] = _fill(v, policy, f"covariate {c!r} of {where}", spot).astype(np.float64)
     log.info("%s: %d points, freq %s, filled %d", where, len(vals), freq, missing.sum())
-    return Series(name, vals.astype(np.float64), ts, freq, int(missing.sum()), str(path))
+    return Series(
+        name, vals.astype(np.float64), ts, freq, int(missing.sum()), str(path), wall, covs
+    )
 
 
 def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
@@ -242,6 +316,13 @@ def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
     for what, col in named.items():
         if col is not None and col not in df.columns:
             raise DataError(f"{path}: no column {col!r} ({what}); columns: {', '.join(df.columns)}")
+    covs = cfg.covariates
+    if len(set(covs)) != len(covs):
+        raise DataError("a covariate column is named twice in --past/--future-covariates")
+    for col in covs:
+        if col not in df.columns:
+            listed = ", ".join(df.columns)
+            raise DataError(f"{path}: no covariate column {col!r}; columns: {listed}")
     scol = cfg.series_col or _find(df, SERIES_NAMES, ())  # an id is never a value, in any layout
     nums = {c: _numbers(df[c], sep) for c in df.columns if c != scol}
     # Mostly numbers: a few bad cells still make a value column (and an error naming them).
@@ -254,7 +335,9 @@ def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
             tcol = c
             break
     # A column with an empty header is a saved index (pandas names it "Unnamed: N"), not data.
-    numeric = [c for c in numeric if c != tcol and not c.startswith("Unnamed:")]
+    numeric = [c for c in numeric if c != tcol and not c.startswith("Unnamed:") and c not in covs]
+    if tcol in covs or scol in covs or cfg.value_col in covs:
+        raise DataError(f"{path}: a covariate column is also the time, id or value column")
     layout, vcol = cfg.layout, cfg.value_col
     if layout == "auto":
         layout = "long" if scol else "single" if vcol or len(numeric) < 2 else "wide"
@@ -265,11 +348,11 @@ def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
     if not (cols := [vcol] if vcol else numeric if layout == "wide" else []):
         what = f"several numeric columns ({', '.join(numeric)})" if numeric else "no numeric column"
         raise DataError(f"{path}: {what} to take values from; set value_col or the layout")
-    for c in cols:
+    for c in [*cols, *covs]:
         if (bad := nums[c][1]).any():
             cell, no = df[c].iloc[int(bad.argmax())], lines[int(bad.argmax())]
             raise DataError(f"{path}: line {no}: column {c!r} has {cell!r}, not a finite number")
-    ts = _parse_times(df[tcol], lines, path) if tcol else None
+    ts, offsets = _parse_times(df[tcol], lines, path) if tcol else (None, None)
     if layout == "long":
         assert scol is not None and vcol is not None
         if (empty := (df[scol] == "").to_numpy()).any():
@@ -279,7 +362,16 @@ def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
         names = [path.stem] if layout == "single" and numeric in ([], [vcol]) else cols
         parts = [(n, c, np.arange(len(df))) for n, c in zip(names, cols, strict=True)]
     return [
-        _build(n, None if ts is None else ts[ix], nums[c][0][ix], lines[ix], path, cfg.missing)
+        _build(
+            n,
+            None if ts is None else ts[ix],
+            None if offsets is None else offsets[ix],
+            nums[c][0][ix],
+            {k: nums[k][0][ix] for k in covs},
+            lines[ix],
+            path,
+            cfg.missing,
+        )
         for n, c, ix in parts
     ]
 

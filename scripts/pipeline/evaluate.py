@@ -23,15 +23,31 @@ METHODS = ("model", "naive", "seasonal_naive")
 
 
 def forecast_windows(
-    model: Model, x: np.ndarray, horizon: int, batch: int = 4096
+    model: Model,
+    x: np.ndarray,
+    horizon: int,
+    batch: int = 4096,
+    exog: np.ndarray | None = None,
+    series: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw forecasts (N, horizon) for raw histories x (N, T), in batches, and the scale (N,)
-    each history got, which maps scaled residuals to raw units."""
+    each history got, which maps scaled residuals to raw units.
+
+    exog (N, T + horizon or more, E) and series (N,) int64: the model's exogenous inputs
+    and series ids, for a model that takes them.
+    """
     out, scales = [np.zeros((0, horizon))], [np.zeros(0)]
     with torch.no_grad():
         for start in range(0, len(x), batch):
             chunk = torch.as_tensor(x[start : start + batch], dtype=torch.float32)
-            forecast, _h, _c, _loc, scale = model(chunk, horizon)
+            if exog is None and series is None:
+                forecast, _h, _c, _loc, scale = model(chunk, horizon)
+            else:
+                ex = None if exog is None else torch.as_tensor(exog[start : start + batch])
+                ids = None if series is None else torch.as_tensor(series[start : start + batch])
+                forecast, _h, _c, _loc, scale = model(
+                    chunk, horizon, None, None, None, None, ex, ids
+                )
             out.append(forecast.double().numpy())
             scales.append(scale[:, 0].double().numpy())
     return np.concatenate(out), np.concatenate(scales)
@@ -41,8 +57,9 @@ def known_rows(windows: Windows, steps: int) -> tuple[Windows, np.ndarray]:
     """The windows whose first `steps` targets are all known, cut to those steps, and the
     mask (N,) that picked them."""
     keep = ~np.isnan(windows.y[:, :steps]).any(axis=1)
+    exog = None if windows.exog is None else windows.exog[keep]
     cut = Windows(
-        windows.x[keep], windows.y[keep, :steps], windows.series[keep], windows.origin[keep]
+        windows.x[keep], windows.y[keep, :steps], windows.series[keep], windows.origin[keep], exog
     )
     return cut, keep
 

@@ -1,8 +1,9 @@
 """Command-line flags built from config dataclasses, so each default is written once.
 
 A dataclass field becomes a flag when its metadata has `help`; `flag` renames it (default
---field-name), and `choices`, `nargs` and `metavar` pass through to argparse. A field
-without a default is a required flag.
+--field-name), and `choices`, `nargs` and `metavar` pass through to argparse; `sep` makes
+a list field one value split at that separator (`--cols a,b`). A field without a default
+is a required flag.
 """
 
 import argparse
@@ -40,6 +41,15 @@ def _base_type(hint: Any) -> Any:
     return hint
 
 
+def split_at(sep: str) -> Any:
+    """An argparse type: the value split at sep, blanks dropped (`a, b,` -> [a, b])."""
+
+    def split(value: str) -> list[str]:
+        return [part.strip() for part in value.split(sep) if part.strip()]
+
+    return split
+
+
 def add_flags(group: Group, cls: type, prefix: str) -> None:
     """One flag per documented field of `cls`; each lands in the namespace as prefix + name."""
     hints = typing.get_type_hints(cls)
@@ -51,6 +61,8 @@ def add_flags(group: Group, cls: type, prefix: str) -> None:
             opts.setdefault("metavar", field.name.upper())
         dest, text = prefix + field.name, field.metadata["help"]
         kind = _base_type(hints[field.name])
+        if "sep" in field.metadata:
+            kind = split_at(field.metadata["sep"])
         if kind is bool:
             group.add_argument(flag_name(field), dest=dest, action="store_true", help=text)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:

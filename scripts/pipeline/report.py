@@ -52,6 +52,30 @@ def series_stats(series: list[Series], val_fraction: float) -> list[dict[str, An
     return rows
 
 
+def features_meta(net: GateLSTM) -> dict[str, Any]:
+    """What the model reads besides the values: meta.json's `features`.
+
+    The calendar names are the recipe: model.calendar.calendar_features computes them from
+    each timestamp's local wall clock, in training and in the service alike. The scaling
+    of each exogenous input is the training part's mean and spread.
+    """
+    cfg = net.config
+    return {
+        "calendar": list(cfg.calendar),
+        "past_covariates": list(cfg.past_covariates),
+        "future_covariates": list(cfg.future_covariates),
+        "series": list(cfg.series) if cfg.series_embedding else None,
+        "series_embedding": cfg.series_embedding,
+        "inputs": cfg.input_names,
+        "scaling": {
+            name: {"loc": float(loc), "scale": float(scale)}
+            for name, loc, scale in zip(
+                cfg.exog_names, net.exog_loc.tolist(), net.exog_scale.tolist(), strict=True
+            )
+        },
+    }
+
+
 def held_out_scores(
     series: list[Series], calib: Windows, forecast: np.ndarray, cfg: TrainConfig
 ) -> dict[str, dict[str, Scores]]:
@@ -73,7 +97,8 @@ def build_meta(
     """The checkpoint's description, and the held-out scores it contains."""
     # Intervals come from the calibration windows; with no held-out tail, from training ones.
     held = split.calib if len(split.calib.x) else split.train
-    forecast, scale = forecast_windows(net, held.x, cfg.horizon or 1)
+    ids = held.series if net.config.series_embedding else None
+    forecast, scale = forecast_windows(net, held.x, cfg.horizon or 1, exog=held.exog, series=ids)
     residuals = (held.y - forecast) / scale[:, None]  # (N, horizon) scaled, NaN: no target
     scores = held_out_scores(series, held, forecast, cfg) if held is split.calib else {}
     quantiles = residual_quantiles(torch.from_numpy(residuals))
@@ -91,6 +116,7 @@ def build_meta(
         "decoder": net.config.decoder,
         "min_history": net.config.min_history,
         "frequency": series[0].freq,
+        "features": features_meta(net),
         "season": cfg.season,
         "series": series_stats(series, cfg.val_fraction),
         "data": {

@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class Windows:
     """Histories x (N, history), the next `horizon` values y (N, horizon; NaN outside the
-    part), the index of the series each came from and the position of its first target."""
+    part), the index of the series each came from, the position of its first target and,
+    for a model with exogenous inputs, those of every step (N, history + horizon, E)."""
 
     x: np.ndarray
     y: np.ndarray
     series: np.ndarray
     origin: np.ndarray
+    exog: np.ndarray | None = None
 
 
 @dataclass
@@ -57,10 +59,15 @@ def windows_at(
     history: int,
     horizon: int,
     spans: list[tuple[int, int]] | None = None,
+    exog: list[np.ndarray] | None = None,
 ) -> Windows:
     """The windows whose first target sits at each origin (one origin array per series);
-    targets outside each series' span [lo, hi) (default: the whole series) are NaN."""
-    xs, ys = [], []
+    targets outside each series' span [lo, hi) (default: the whole series) are NaN.
+
+    exog: per series its exogenous inputs (n, E); each window takes those of its history
+    and horizon steps, the last step's repeated past the end of the series.
+    """
+    xs, ys, es = [], [], []
     for k, (s, o) in enumerate(zip(series, origins, strict=True)):
         n = len(s.values)
         lo, hi = spans[k] if spans is not None else (0, n)
@@ -71,9 +78,13 @@ def windows_at(
         at = o[:, None] + np.arange(horizon)  # (N, horizon) target positions
         inside = (at >= lo) & (at < min(hi, n))
         ys.append(np.where(inside, v[np.minimum(at, n - 1)], np.nan).reshape(-1, horizon))
+        if exog is not None:
+            steps = np.minimum(o[:, None] + np.arange(-history, horizon), n - 1)  # (N, T + H)
+            es.append(exog[k][steps].reshape(len(o), history + horizon, exog[k].shape[1]))
     ids = np.concatenate([np.full(len(o), i, dtype=np.int64) for i, o in enumerate(origins)])
     origin = np.concatenate(origins).astype(np.int64)
-    return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32), ids, origin)
+    inputs = None if exog is None else np.concatenate(es).astype(np.float32)
+    return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32), ids, origin, inputs)
 
 
 def split_windows(
@@ -82,9 +93,11 @@ def split_windows(
     horizon: int = 1,
     val_fraction: float = 0.2,
     stride: int = 1,
+    exog: list[np.ndarray] | None = None,
 ) -> Split:
     """Windows split by time per series: training targets before the tail, early-stopping
-    targets in its first half, calibration targets in its second half."""
+    targets in its first half, calibration targets in its second half; exog as in
+    windows_at."""
     if min(history, horizon, stride) < 1 or not 0 <= val_fraction < 1:
         got = f"history {history}, horizon {horizon}, stride {stride}, val_fraction {val_fraction}"
         raise DataError(f"need ints >= 1 and 0 <= val_fraction < 1, got {got}")
@@ -123,5 +136,5 @@ def split_windows(
         raise DataError(
             "the held-out tail has no windows; lower the window or raise --val-fraction"
         )
-    built = {p: windows_at(series, parts[p], history, horizon, spans[p]) for p in parts}
+    built = {p: windows_at(series, parts[p], history, horizon, spans[p], exog) for p in parts}
     return Split(built["train"], built["val"], built["calib"], skipped)
