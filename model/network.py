@@ -197,8 +197,8 @@ class GateLSTM(nn.Module):
         # Exogenous inputs' training statistics (calendar inputs: 0 and 1), set_exog_stats.
         self.register_buffer("exog_loc", torch.zeros(self.n_exog))
         self.register_buffer("exog_scale", torch.ones(self.n_exog))
-        # Made after every older parameter, and empty without features, so a model without
-        # them draws the same initial weights as before they existed.
+        # Created after the LSTM and the head, and empty without exogenous inputs, so a
+        # values-only model's initial weights depend on its seed alone.
         known_steps = self.out_steps if self.direct else 0
         self.future_weight = nn.Parameter(torch.zeros(known_steps, self.n_known))  # (S, K)
         vectors = torch.zeros(len(config.series) if self.n_embed else 0, self.n_embed)
@@ -212,11 +212,15 @@ class GateLSTM(nn.Module):
         self.global_scale.fill_(max(scale, self.floor_abs + self.floor_rel * abs(loc)))
 
     def set_exog_stats(self, loc: list[float], scale: list[float]) -> None:
-        """Record each exogenous input's training mean and spread (exog_names order)."""
+        """Record each exogenous input's training mean and spread (exog_names order).
+
+        An input that hardly varied in training (a flag never set) keeps the spread 1, so a
+        value it never took is not blown up by a near-zero divisor.
+        """
         if len(loc) != self.n_exog or len(scale) != self.n_exog:
             raise ValueError(f"give {self.n_exog} locations and scales")
         floor = [
-            max(s, self.floor_abs + self.floor_rel * abs(m))
+            s if s > self.floor_abs + self.floor_rel * abs(m) else 1.0
             for m, s in zip(loc, scale, strict=True)
         ]
         self.exog_loc.copy_(torch.tensor(loc, dtype=self.exog_loc.dtype))

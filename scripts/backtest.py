@@ -15,8 +15,10 @@ import numpy as np
 
 from model.export import list_checkpoints, load
 from model.intervals import interval_offsets
+from model.network import NetworkConfig
 from scripts.pipeline.csv_series import DataConfig, DataError, Series, load_series, step_times
 from scripts.pipeline.evaluate import Model, baselines, compare, forecast_windows, scores_dict
+from scripts.pipeline.features import exog_matrix
 from scripts.pipeline.flags import add_flags, command_parser, from_flags
 from scripts.pipeline.plot import plot_backtest
 from scripts.pipeline.windows import Windows, windows_at
@@ -130,6 +132,14 @@ class Run:
     horizon: int
     season: int
     first: int  # first origin
+    exog: np.ndarray | None = None  # (n, E) the model's exogenous inputs of the series
+    series_id: int | None = None  # the series' index in the model's embedding
+
+    def forecast(self, w: Windows, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """forecast_windows on w, with its exogenous inputs and series id when the model
+        reads them."""
+        ids = None if self.series_id is None else np.full(len(w.x), self.series_id)
+        return forecast_windows(self.model, w.x, horizon, exog=w.exog, series=ids)
 
     @property
     def frac(self) -> float:
@@ -144,8 +154,8 @@ def one_step(run: Run, level: float) -> dict[str, Any]:
     s, n = run.series, len(run.series.values)
     # The model reads only its last `need` observations, so each origin's whole history and
     # its last `need` values give the same forecast; the latter batch.
-    w = windows_at([s], [np.arange(run.first, n)], run.need, 1)
-    forecast, scale = forecast_windows(run.model, w.x, 1)
+    w = windows_at([s], [np.arange(run.first, n)], run.need, 1, exog=exogs(run))
+    forecast, scale = run.forecast(w, 1)
     band = bands(run.meta, forecast, scale, level)
     out = {
         "origins": int(n - run.first),
@@ -163,10 +173,11 @@ def one_step(run: Run, level: float) -> dict[str, Any]:
 def rolling(run: Run) -> dict[str, Any]:
     """H-step forecasts from every origin whose H targets are known, scored and covered."""
     s, n = run.series, len(run.series.values)
-    w = windows_at([s], [np.arange(run.first, n - run.horizon + 1)], run.need, run.horizon)
+    origins = [np.arange(run.first, n - run.horizon + 1)]
+    w = windows_at([s], origins, run.need, run.horizon, exog=exogs(run))
     out: dict[str, Any] = {"horizon": run.horizon, "origins": len(w.x)}
     if len(w.x):
-        forecast, scale = forecast_windows(run.model, w.x, run.horizon)
+        forecast, scale = run.forecast(w, run.horizon)
         out["metrics"] = scores_dict(compare([s], w, forecast, run.season, run.frac))
         out["coverage"] = coverage(run.meta, w, forecast, scale)
     return out
@@ -178,7 +189,12 @@ def multi_step(run: Run, origin: int, level: float) -> dict[str, Any]:
     if not run.need <= origin <= n:
         raise DataError(f"--origin must lie in [{run.need}, {n}] for this series")
     x = s.values[origin - run.need : origin][None, :]
-    forecast, scale = forecast_windows(run.model, x, horizon)
+    exog = None
+    if run.exog is not None:  # past the end of the series, its last step's inputs repeat
+        steps = np.minimum(np.arange(origin - run.need, origin + horizon), n - 1)
+        exog = run.exog[steps][None]
+    at = Windows(x, np.zeros((1, horizon)), np.zeros(1), np.array([origin]), exog)
+    forecast, scale = run.forecast(at, horizon)
     actual = s.values[origin : origin + horizon]
     out: dict[str, Any] = {
         "origin": origin,
@@ -198,6 +214,27 @@ def multi_step(run: Run, origin: int, level: float) -> dict[str, Any]:
     return out
 
 
+def exogs(run: Run) -> list[np.ndarray] | None:
+    """windows_at's exog argument for the run's series."""
+    return None if run.exog is None else [run.exog]
+
+
+def model_inputs(meta: dict[str, Any], s: Series) -> tuple[np.ndarray | None, int | None]:
+    """The exogenous inputs (n, E) the checkpoint reads for series s, and the series' index
+    in its embedding (None: not one it was trained on, the zero embedding)."""
+    net = NetworkConfig(**meta["network"])
+    if not net.exog_names and not net.series_embedding:
+        return None, None
+    for name in [*net.past_covariates, *net.future_covariates]:
+        if name not in s.covariates:
+            raise DataError(
+                f"the model reads the covariate {name!r}: name its column with "
+                "--past-covariates / --future-covariates as in training"
+            )
+    ids = {name: k for k, name in enumerate(net.series)}
+    return exog_matrix(s, net), ids.get(s.name) if net.series_embedding else None
+
+
 def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
     """Run the backtests and return the report."""
     path = Path(cfg.checkpoint) if cfg.checkpoint else newest(cfg.model_dir, str(cfg.model))
@@ -213,7 +250,8 @@ def backtest(data: DataConfig, cfg: BacktestConfig) -> dict[str, Any]:
     if first >= n:
         raise DataError(f"series {s.name!r} has {n} points: too short for a history of {need}")
     season = cfg.season or int(meta.get("season") or 1)
-    run = Run(module, meta, s, need, horizon, season, first)
+    exog, series_id = model_inputs(meta, s)
+    run = Run(module, meta, s, need, horizon, season, first, exog, series_id)
     one = one_step(run, cfg.interval)
     origin = cfg.origin if cfg.origin is not None else max(first, n - horizon)
     seen = trained_span(meta, s)

@@ -1,7 +1,8 @@
 """In-worker dynamic batching: concurrent /forecast requests for one model share its calls.
 
 Requests that can share a model call (the same module, horizon and internals mode, and a
-state carried in all or none, scaled in all or none) queue in one lane. The first to find
+state carried in all or none, scaled in all or none, exogenous inputs and series ids given
+in all or none) queue in one lane, each with its own exogenous inputs. The first to find
 its lane idle leads: it waits up to GATECAST_BATCH_DELAY_US for others, takes the queue in
 arrival order up to GATECAST_BATCH_MAX sequences and GATECAST_MAX_REQUEST_STEPS LSTM steps,
 runs them with one inference.run_parts (one model call per distinct length; a batch of one
@@ -32,15 +33,16 @@ from service.request import ForecastRequest, steps_run
 PATIENCE = 60.0
 
 # What must match for requests to share a call: module identity, horizon, internals mode,
-# state carried, state scaled (loc and scale given).
-LaneKey = tuple[int, int, str, bool, bool]
+# state carried, state scaled (loc and scale given), exogenous inputs given, series given.
+LaneKey = tuple[int, int, str, bool, bool, bool, bool]
 
 
 def lane_key(req: ForecastRequest) -> LaneKey:
     """The lane of a request: equal keys can run in one model call."""
     carried = req.state is not None
     scaled = req.state is not None and req.state.loc is not None
-    return (id(req.model.module), req.horizon, req.internals, carried, scaled)
+    exogenous, named = req.exog is not None, req.series is not None
+    return (id(req.model.module), req.horizon, req.internals, carried, scaled, exogenous, named)
 
 
 @dataclass(eq=False)
@@ -97,7 +99,9 @@ class Batcher:
         unbatched call would raise."""
         lengths = [len(seq) for seq in req.sequences]
         steps = sum(steps_run(lengths, req.state is not None, req.horizon, req.model))
-        part = inference.Part(req.sequences, req.state, req.offsets, req.return_state)
+        part = inference.Part(
+            req.sequences, req.state, req.offsets, req.return_state, req.exog, req.series
+        )
         me = Waiter(req, part, len(lengths), steps, time.monotonic())
         key = lane_key(req)
         with self._lock:
@@ -244,4 +248,6 @@ def run_alone(req: ForecastRequest) -> list[SequenceResult]:
         req.offsets,
         req.return_state,
         req.model.traits,
+        req.exog,
+        req.series,
     )

@@ -70,7 +70,41 @@ class LoadedModel:
     @property
     def traits(self) -> ModelTraits:
         """What inference needs to know of this model besides its module."""
-        return ModelTraits(direct=self.direct, last_step_only=self.last_step_only)
+        return ModelTraits(
+            direct=self.direct,
+            last_step_only=self.last_step_only,
+            exogenous=self.meta.format_version >= 4,
+        )
+
+    @property
+    def calendar(self) -> list[str]:
+        """The calendar inputs the network reads (model.calendar names)."""
+        return list(self.meta.network.calendar or [])
+
+    @property
+    def past_covariates(self) -> list[str]:
+        """Covariates known up to the last observed value."""
+        return list(self.meta.network.past_covariates or [])
+
+    @property
+    def future_covariates(self) -> list[str]:
+        """Covariates known over the horizon too."""
+        return list(self.meta.network.future_covariates or [])
+
+    @property
+    def series_ids(self) -> list[str]:
+        """The series ids of the model's embedding; empty without one."""
+        return list(self.meta.network.series or []) if self.meta.network.series_embedding else []
+
+    @property
+    def input_names(self) -> list[str]:
+        """The LSTM's input vector, element by element."""
+        return self.meta.network.input_names
+
+    @property
+    def exogenous(self) -> bool:
+        """Whether the network reads anything besides the values."""
+        return len(self.input_names) > 1
 
     @property
     def quantiles(self) -> dict[str, Any]:
@@ -85,26 +119,40 @@ def now_iso() -> str:
 
 
 def warm_up(module: torch.jit.ScriptModule, meta: CheckpointMeta) -> None:
-    """Run both entry points twice on zeros and check the shapes against meta.json.
+    """Run the entry points twice on zeros and check the shapes against meta.json.
 
     TorchScript's profiling executor optimises a function on its first calls; doing that
     here keeps the cost out of the first request, and a module that loads but cannot run
     (or does not match its meta.json) is caught before it is served.
     """
     layers, hidden = meta.network.num_layers, meta.network.hidden_size
+    width = len(meta.network.input_names)
     steps = min(meta.window, 64)
     x = torch.zeros(1, max(steps, meta.min_history or 1))
     direct = meta.decoder == "direct"
     horizon = min(2, meta.horizon) if direct else 2
     generated = 0 if direct else horizon - 1
+    # A model with exogenous inputs is warmed up on them too, the path requests take.
+    more: tuple[torch.Tensor | None, ...] = (None, None)
+    if meta.format_version >= 4 and width > 1:
+        exog = torch.zeros(1, x.size(1) + horizon, len(meta.network.exog_names))
+        ids = torch.zeros(1, dtype=torch.long) if meta.network.series_embedding else None
+        more = (None, None, None, None, exog, ids)
     pin_torch_threads()  # the scan thread has its own OpenMP setting
     with torch.inference_mode():
         for _ in range(2):
-            forecast, h, _c, _loc, _scale = module.forward(x, horizon, None, None)
-            _f, internals, _h, _c, _loc, _scale = module.internals(x, horizon, None, None)
+            forecast, h, _c, _loc, _scale = module.forward(x, horizon, *more)
+            _f, internals, _h, _c, _loc, _scale = module.internals(x, horizon, *more)
             if meta.format_version >= 3:
-                _f, last, _h, _c, _loc, _scale = module.internals_last(x, horizon, None, None)
+                _f, last, _h, _c, _loc, _scale = module.internals_last(x, horizon, *more)
             run = int(module.steps_run(x.size(1), False))
+            if meta.format_version >= 4:
+                inputs = module.step_inputs(x, forecast, run, _loc, _scale, *more[4:])
+    if meta.format_version >= 4 and tuple(inputs.shape) != (1, run + generated, width):
+        raise CheckpointError(
+            f"the network's input vectors have shape {tuple(inputs.shape)}; meta.json names "
+            f"{width} inputs"
+        )
     if tuple(forecast.shape) != (1, horizon) or tuple(h.shape) != (layers, 1, hidden):
         raise CheckpointError(
             f"the network's outputs {tuple(forecast.shape)}, {tuple(h.shape)} do not match "

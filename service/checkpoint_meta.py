@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from model.calendar import NAMES as CALENDAR_NAMES
 from model.export import FORMAT, READS
 from model.network import DECODERS, NORMALIZATIONS
 
@@ -47,6 +48,16 @@ def check_decoder(decoder: str) -> str:
 
 
 Decoder = Annotated[str, AfterValidator(check_decoder)]
+
+
+def check_calendar(name: str) -> str:
+    """A calendar input model.calendar computes."""
+    if name not in CALENDAR_NAMES:
+        raise ValueError(f"unknown calendar input {name!r}")
+    return name
+
+
+CalendarName = Annotated[str, AfterValidator(check_calendar)]
 Scores = dict[str, dict[str, float | None]]  # baseline or model -> score name -> value
 
 
@@ -64,6 +75,26 @@ class NetworkMeta(MetaPart):
     head: bool | None = None
     scale_floor: float | None = Field(None, ge=0.0)
     scale_floor_rel: float | None = Field(None, ge=0.0)
+    calendar: list[CalendarName] | None = None
+    past_covariates: list[str] | None = None
+    future_covariates: list[str] | None = None
+    series_embedding: int | None = Field(None, ge=0)
+    series: list[str] | None = None
+
+    @property
+    def exog_names(self) -> list[str]:
+        """The exogenous inputs in the network's order: calendar, past, future covariates."""
+        return [
+            *(self.calendar or []),
+            *(self.past_covariates or []),
+            *(self.future_covariates or []),
+        ]
+
+    @property
+    def input_names(self) -> list[str]:
+        """The LSTM's input vector, element by element."""
+        embedding = [f"series_{k}" for k in range(self.series_embedding or 0)]
+        return ["value", *self.exog_names, *embedding]
 
 
 class NormalizationMeta(MetaPart):
@@ -134,6 +165,7 @@ class CheckpointMeta(MetaPart):
     decoder: Decoder | None = None
     min_history: int | None = Field(None, ge=1)
     frequency: str | None = None
+    features: dict[str, Any] | None = None  # as training recorded it; network holds the order
     season: int | None = Field(None, ge=1)
     metrics: Scores = Field(default_factory=dict)
     metrics_horizon: Scores | None = None

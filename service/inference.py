@@ -72,6 +72,7 @@ class ModelTraits:
 
     direct: bool  # the decoder feeds nothing back, so no steps are generated
     last_step_only: bool  # the module has internals_last (checkpoint format 3+)
+    exogenous: bool = False  # the module takes exog and series, has step_inputs (format 4+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class ModelOutputs:
     c: torch.Tensor  # (L, G, H)
     loc: torch.Tensor  # (G, 1)
     scale: torch.Tensor  # (G, 1)
+    inputs: torch.Tensor | None = None  # (G, S, I): the LSTM's input vectors, with internals
 
     def rows(self, start: int, stop: int) -> "ModelOutputs":
         """The outputs of sequences start..stop-1 of the call, as views."""
@@ -98,6 +100,7 @@ class ModelOutputs:
             self.c[:, start:stop],
             self.loc[start:stop],  # (g, 1)
             self.scale[start:stop],
+            None if self.inputs is None else self.inputs[start:stop],  # (g, S, I)
         )
 
 
@@ -110,6 +113,8 @@ class Part:
     state: InitialState | None  # one row per sequence
     offsets: IntervalOffsets | None
     return_state: bool
+    exog: Sequence[np.ndarray] | None = None  # each (T + horizon, E) float32, raw
+    series: np.ndarray | None = None  # (sequences,) int64 embedding ids
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class SequenceResult:
     c: np.ndarray | None
     loc: float | None  # the scaling the sequence got, returned with the state
     scale: float | None
+    inputs: np.ndarray | None = None  # (S, I) the LSTM's input vectors, with internals
 
 
 def call_model(
@@ -136,21 +142,32 @@ def call_model(
     internals: InternalsMode,
     state: InitialState | None,
     traits: ModelTraits,
+    exog: torch.Tensor | None = None,
+    series: torch.Tensor | None = None,
 ) -> ModelOutputs:
     """Run forward, internals_last or internals on x (G, T), whichever builds no more than
-    is asked for; outputs named."""
+    is asked for, with exogenous inputs exog (G, T + horizon, E) and series ids (G,) for a
+    module that takes them; outputs named, with internals the input vector of each step."""
     h0 = c0 = loc = scale = None
     if state is not None:
         h0, c0, loc, scale = state.h0, state.c0, state.loc, state.scale
+    more: tuple[torch.Tensor | None, ...] = (exog, series) if traits.exogenous else ()
     run = int(module.steps_run(x.size(1), state is not None))
     steps = run + (0 if traits.direct else horizon - 1)
     if internals == "none":
-        forecast, h, c, used_loc, used_scale = module.forward(x, horizon, h0, c0, loc, scale)
+        forecast, h, c, used_loc, used_scale = module.forward(x, horizon, h0, c0, loc, scale, *more)
         return ModelOutputs(run, steps, forecast, None, h, c, used_loc, used_scale)
     last = internals == "last" and traits.last_step_only
     entry = module.internals_last if last else module.internals
-    forecast, gates, h, c, used_loc, used_scale = entry(x, horizon, h0, c0, loc, scale)
-    return ModelOutputs(run, steps, forecast, gates, h, c, used_loc, used_scale)
+    forecast, gates, h, c, used_loc, used_scale = entry(x, horizon, h0, c0, loc, scale, *more)
+    if traits.exogenous:
+        inputs = module.step_inputs(x, forecast, run, used_loc, used_scale, *more)  # (G, S, I)
+    else:  # the scaled value alone: the observed ones, then the forecast fed back
+        values = torch.cat([x[:, x.size(1) - run :], forecast[:, : steps - run]], dim=1)
+        inputs = ((values - used_loc) / used_scale).unsqueeze(-1)  # (G, S, 1)
+    if internals == "last":
+        inputs = inputs[:, -1:]  # (G, 1, I)
+    return ModelOutputs(run, steps, forecast, gates, h, c, used_loc, used_scale, inputs)
 
 
 def run(
@@ -162,9 +179,14 @@ def run(
     offsets: IntervalOffsets | None,
     return_state: bool,
     traits: ModelTraits,
+    exog: Sequence[np.ndarray] | None = None,
+    series: np.ndarray | None = None,
 ) -> list[SequenceResult]:
-    """Forecast every sequence (T,); one model call per distinct length, in request order."""
-    part = Part(sequences, state, offsets, return_state)
+    """Forecast every sequence (T,); one model call per distinct length, in request order.
+
+    exog: per sequence its raw exogenous inputs (T + horizon, E); series: ids (B,) int64.
+    """
+    part = Part(sequences, state, offsets, return_state, exog, series)
     return run_parts(module, [part], horizon, internals, traits)[0]
 
 
@@ -176,11 +198,23 @@ def run_parts(
     traits: ModelTraits,
 ) -> list[list[SequenceResult]]:
     """Forecast the sequences of all parts together, one model call per distinct length;
-    each part gets its own results, in its order. States are given in every part or none."""
+    each part gets its own results, in its order. States, exogenous inputs and series ids
+    are each given in every part or none."""
+    for what, given in (
+        ("a state", [p.state is not None for p in parts]),
+        ("exogenous inputs", [p.exog is not None for p in parts]),
+        ("series ids", [p.series is not None for p in parts]),
+    ):
+        if any(given) and not all(given):
+            raise ValueError(f"{what} is given in some parts only")
     carried = [p.state is not None for p in parts]
-    if any(carried) and not all(carried):
-        raise ValueError("a state is given in some parts only")
     sequences = [seq for p in parts for seq in p.sequences]
+    exog = None
+    if parts[0].exog is not None:
+        exog = [e for p in parts if p.exog is not None for e in p.exog]
+    ids = None
+    if parts[0].series is not None:
+        ids = torch.from_numpy(np.concatenate([p.series for p in parts if p.series is not None]))
     owner = [k for k, p in enumerate(parts) for _ in p.sequences]  # part of each sequence
     first = list(accumulate((len(p.sequences) for p in parts), initial=0))  # each part's first row
     state = None
@@ -195,7 +229,9 @@ def run_parts(
         for idx in groups.values():
             x = torch.from_numpy(np.stack([sequences[i] for i in idx]))  # (G, T)
             init = None if state is None else state.select(idx, len(sequences))
-            outputs = call_model(module, x, horizon, internals, init, traits)
+            ex = None if exog is None else torch.from_numpy(np.stack([exog[i] for i in idx]))
+            se = None if ids is None else ids[idx] if len(idx) < len(sequences) else ids
+            outputs = call_model(module, x, horizon, internals, init, traits, ex, se)
             # idx ascends, so the rows of one part are adjacent: split each part's own rows
             # with its own intervals and state choice.
             start = 0
@@ -233,6 +269,9 @@ def split(
             lower = (f + offsets.lower[None, :] * scale).astype(np.float32)  # (G, horizon)
             upper = (f + offsets.upper[None, :] * scale).astype(np.float32)
     g = gates.numpy() if gates is not None else None
+    inputs = None
+    if outputs.inputs is not None:  # orjson needs each row C-contiguous
+        inputs = np.ascontiguousarray(outputs.inputs.numpy())  # (G, S, I)
     hb = outputs.h.transpose(0, 1).contiguous().numpy() if return_state else None  # (G, L, H)
     cb = outputs.c.transpose(0, 1).contiguous().numpy() if return_state else None
     return [
@@ -248,6 +287,7 @@ def split(
             c=None if cb is None else cb[j],
             loc=float(loc[j]) if return_state else None,
             scale=float(spread[j]) if return_state else None,
+            inputs=None if inputs is None else inputs[j],
         )
         for j in range(f.shape[0])
     ]

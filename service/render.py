@@ -34,8 +34,11 @@ def check_finite(results: Sequence[SequenceResult], field: str) -> None:
             )
 
 
-def internals_body(r: SequenceResult, mode: InternalsMode) -> dict[str, Any]:
-    """Per layer, each quantity as steps x units; with "last" only the final step.
+def internals_body(
+    r: SequenceResult, mode: InternalsMode, input_names: list[str] | None = None
+) -> dict[str, Any]:
+    """Per layer, each quantity as steps x units; with "last" only the final step; and the
+    LSTM's input vector of each step returned, named by input_names.
 
     `steps` is the number of steps computed (the observed steps the LSTM ran over, then any
     generated ones), `first_step` the index of the first row returned (0, or steps - 1
@@ -53,19 +56,23 @@ def internals_body(r: SequenceResult, mode: InternalsMode) -> dict[str, Any]:
         "observed_steps": r.run,
         "first_step": steps - 1 if mode == "last" else 0,
         "layers": layers,
+        "inputs": r.inputs,
+        "input_names": input_names or ["value"],
     }
 
 
-def sequence_parts(r: SequenceResult, req: ForecastRequest) -> dict[str, Any]:
-    """forecast, and interval / internals / state when asked for."""
+def sequence_parts(r: SequenceResult, req: ForecastRequest, k: int) -> dict[str, Any]:
+    """forecast, and timestamps / interval / internals / state when asked for (sequence k)."""
     part: dict[str, Any] = {
         "forecast": r.forecast,
         "context": {"first_step": r.length - r.run, "steps": r.run},
     }
+    if req.timestamps is not None:
+        part["timestamps"] = req.timestamps[k]
     if req.interval is not None:
         part["interval"] = {"level": req.interval, "lower": r.lower, "upper": r.upper}
     if req.internals != "none":
-        part["internals"] = internals_body(r, req.internals)
+        part["internals"] = internals_body(r, req.internals, req.model.input_names)
     if r.h is not None:
         part["state"] = {"h": r.h, "c": r.c, "loc": r.loc, "scale": r.scale}
     return part
@@ -80,11 +87,11 @@ def render(req: ForecastRequest, results: Sequence[SequenceResult]) -> dict[str,
         "version": req.model.version,
         "horizon": req.horizon,
     }
-    parts = [sequence_parts(r, req) for r in results]
+    parts = [sequence_parts(r, req, k) for k, r in enumerate(results)]
     if not req.batch:
         body.update(parts[0])
         return body
-    for key in ("forecast", "context", "interval", "internals", "state"):
+    for key in ("forecast", "context", "timestamps", "interval", "internals", "state"):
         if key in parts[0]:
             body[key] = [part[key] for part in parts]
     return body

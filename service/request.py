@@ -1,8 +1,8 @@
 """Preprocess POST /forecast: everything a request can get wrong, checked once.
 
-Media type, body size, schema, model, internals size, state and interval are checked in
-that order, into a typed ForecastRequest. Every failure is an ApiError naming the request
-field to blame; what passes is ready for service.inference.run.
+Media type, body size, schema, model, internals size, state, interval, time, covariates
+and series are checked in that order, into a typed ForecastRequest. Every failure is an
+ApiError naming the request field to blame; what passes is ready for service.inference.run.
 """
 
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from model.calendar import calendar_features
 from model.intervals import interval_offsets
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
@@ -20,6 +21,7 @@ from service.inference import InitialState, IntervalOffsets
 from service.registry import LookupFailed
 from service.schemas import ForecastBody, InternalsMode, StateIn
 from service.state import ServiceState
+from service.timeline import Timeline, timeline
 
 UTF8 = ("utf-8", "utf8")
 
@@ -38,6 +40,9 @@ class ForecastRequest:
     interval: float | None  # the level asked for
     offsets: IntervalOffsets | None  # set exactly when interval is
     return_state: bool
+    exog: tuple[np.ndarray, ...] | None = None  # per sequence (T + horizon, E) float32, raw
+    series: np.ndarray | None = None  # (B,) int64 ids of the model's series embedding
+    timestamps: tuple[list[str], ...] | None = None  # per sequence, the forecast steps' times
 
     @property
     def batch(self) -> bool:
@@ -66,6 +71,10 @@ def preprocess(state: ServiceState) -> ForecastRequest:
         given = body.state if isinstance(body.state, list) else [body.state]
         initial = state_tensors(given, model, len(values))
     offsets = None if body.interval is None else offsets_for(model, body.interval, body.horizon)
+    batch = field == "sequences"
+    times = time_inputs(body, model, lengths, batch)
+    exog = exog_inputs(body, model, lengths, times, batch)
+    ids = series_inputs(body, model, len(values), batch)
     return ForecastRequest(
         id=body.id,
         model=model,
@@ -78,6 +87,9 @@ def preprocess(state: ServiceState) -> ForecastRequest:
         interval=body.interval,
         offsets=offsets,
         return_state=body.return_state,
+        exog=exog,
+        series=ids,
+        timestamps=None if times is None else tuple(t.ahead for t in times),
     )
 
 
@@ -156,10 +168,11 @@ def parse_body(schema: type[ForecastBody], body: bytes) -> ForecastBody:
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """A dotted path like sequences.3.5; anything inside `state` is reported as state."""
+    """A dotted path like sequences.3.5 or covariates.price.2; anything inside `state` is
+    reported as state. The names pydantic gives the members of a union are left out."""
     if loc[0] == "state":
         return "state"
-    return ".".join(str(part) for part in loc)
+    return ".".join(str(part) for part in loc if not (isinstance(part, str) and "[" in part))
 
 
 def resolve(state: ServiceState, name: str | None, version: str | None) -> LoadedModel:
@@ -314,3 +327,125 @@ def offsets_for(model: LoadedModel, level: float, horizon: int) -> IntervalOffse
     except ValueError as err:
         raise ApiError(400, "invalid_request", f"interval: {err}", "interval") from None
     return IntervalOffsets(np.asarray(lows, np.float32), np.asarray(highs, np.float32))
+
+
+def _refuse(field: str, message: str) -> ApiError:
+    """A 400 invalid_request naming `field`, its message starting with it."""
+    return ApiError(400, "invalid_request", f"{field}: {message}", field)
+
+
+def time_inputs(
+    body: ForecastBody, model: LoadedModel, lengths: list[int], batch: bool
+) -> list[Timeline] | None:
+    """Each sequence's Timeline from `timestamps` or `start`; None when neither is given."""
+    count, freq = len(lengths), model.meta.frequency
+    if body.timestamps is not None and body.start is not None:
+        raise _refuse("start", "give timestamps or start, not both")
+    if body.timestamps is not None:
+        given = body.timestamps
+        if isinstance(given[0], list) != batch:
+            want = "one list of times per sequence" if batch else "one time per value"
+            raise _refuse("timestamps", f"give {want}")
+        lists: list[list[str]] = given if batch else [given]  # type: ignore[assignment,list-item]
+        if len(lists) != count:
+            raise _refuse("timestamps", f"{len(lists)} lists of times for {count} sequences")
+        return [
+            timeline(
+                texts, None, n, body.horizon, freq, f"timestamps.{k}" if batch else "timestamps"
+            )
+            for k, (texts, n) in enumerate(zip(lists, lengths, strict=True))
+        ]
+    if body.start is not None:
+        if isinstance(body.start, list) and not batch:
+            raise _refuse("start", "give one time for `sequence`")
+        starts = body.start if isinstance(body.start, list) else [body.start] * count
+        if len(starts) != count:
+            raise _refuse("start", f"{len(starts)} starts for {count} sequences")
+        return [
+            timeline(None, first, n, body.horizon, freq, f"start.{k}" if batch else "start")
+            for k, (first, n) in enumerate(zip(starts, lengths, strict=True))
+        ]
+    return None
+
+
+def exog_inputs(
+    body: ForecastBody,
+    model: LoadedModel,
+    lengths: list[int],
+    times: list[Timeline] | None,
+    batch: bool,
+) -> tuple[np.ndarray, ...] | None:
+    """Per sequence the model's raw exogenous inputs (T + horizon, E): calendar inputs
+    from its times (zero without them), covariates from `covariates`. None when the model
+    reads none, or only calendar inputs and no time was given (the module's zeros)."""
+    calendar, past, future = model.calendar, model.past_covariates, model.future_covariates
+    known = past + future
+    named: list[dict[str, list[float]]] = [{} for _ in lengths]
+    if body.covariates is not None:
+        if isinstance(body.covariates, list) != batch:
+            shape = "one object of named arrays per sequence" if batch else "one object"
+            raise _refuse("covariates", f"give {shape}")
+        given = body.covariates if batch else [body.covariates]
+        if len(given) != len(lengths):
+            raise _refuse("covariates", f"{len(given)} objects for {len(lengths)} sequences")
+        named = given  # type: ignore[assignment]
+    for k, cov in enumerate(named):
+        for name in cov:
+            if name not in known:
+                where = f"covariates.{k}.{name}" if batch else f"covariates.{name}"
+                reads = f"it reads {', '.join(known)}" if known else "it reads none"
+                raise _refuse(where, f"this model has no covariate {name!r}; {reads}")
+    if not known and (not calendar or times is None):
+        return None
+    out = []
+    width = len(calendar) + len(known)
+    for k, n in enumerate(lengths):
+        total = n + body.horizon
+        exog = np.zeros((total, width), dtype=np.float32)
+        if calendar and times is not None:
+            wall = torch.from_numpy(times[k].wall)
+            exog[:, : len(calendar)] = calendar_features(wall, calendar).numpy()
+        prefix = f"covariates.{k}" if batch else "covariates"
+        for j, name in enumerate(known):
+            column, ahead = len(calendar) + j, j >= len(past)
+            want = total if ahead else n
+            if name not in named[k]:
+                what = "future covariate: one value per observed value and horizon step"
+                if not ahead:
+                    what = "past covariate: one value per observed value"
+                raise _refuse(f"{prefix}.{name}", f"missing; it is a {what} ({want})")
+            values = named[k][name]
+            if len(values) != want:
+                per = "observed value and horizon step" if ahead else "observed value"
+                raise _refuse(
+                    f"{prefix}.{name}", f"{len(values)} values, expected {want} (one per {per})"
+                )
+            exog[:want, column] = values
+            if not ahead:
+                exog[n:, column] = values[-1]  # the module carries it forward itself, too
+        out.append(exog)
+    return tuple(out)
+
+
+def series_inputs(
+    body: ForecastBody, model: LoadedModel, count: int, batch: bool
+) -> np.ndarray | None:
+    """The embedding ids (B,) int64 of `series`; None for a model without an embedding."""
+    ids = model.series_ids
+    if body.series is None:
+        if ids:
+            some = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise _refuse("series", f"this model has a series embedding: give the id ({some})")
+        return None
+    if not ids:
+        raise _refuse("series", "this model has no series embedding")
+    if isinstance(body.series, list) and not batch:
+        raise _refuse("series", "give one id for `sequence`")
+    names = body.series if isinstance(body.series, list) else [body.series] * count
+    if len(names) != count:
+        raise _refuse("series", f"{len(names)} ids for {count} sequences")
+    index = {name: i for i, name in enumerate(ids)}
+    for k, name in enumerate(names):
+        if name not in index:
+            raise _refuse(f"series.{k}" if batch else "series", f"unknown series {name!r}")
+    return np.array([index[name] for name in names], dtype=np.int64)

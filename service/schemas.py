@@ -26,6 +26,7 @@ from model.intervals import MAX_LEVEL
 from service.config import ServiceConfig
 
 FLOAT32_MAX = 3.4028234663852886e38  # larger inputs would overflow the float32 network
+MAX_COVARIATES = 64  # named arrays in one request's covariates
 
 Number = Annotated[
     float,
@@ -33,6 +34,8 @@ Number = Annotated[
 ]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 InternalsMode = Literal["all", "last", "none"]
+Time = Annotated[str, Field(min_length=1, max_length=64)]
+Covariates = dict[Name, list[Number]]
 
 STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -123,6 +126,19 @@ class ForecastBody(BaseModel):
     id: Annotated[str, Field(max_length=128)] | None = Field(
         None, description="Caller's id, echoed in the response."
     )
+    start: Time | list[Time] | None = Field(
+        None,
+        description="ISO 8601 time of the first value, the others following at the model's "
+        "frequency; with `sequences`, one per sequence (or one for all). Instead of "
+        "`timestamps`.",
+    )
+    series: Name | list[Name] | None = Field(
+        None,
+        description="Series id for a model with a series embedding (one of those it was "
+        "trained on); with `sequences`, one per sequence (or one for all).",
+    )
+    timestamps: list[Time] | list[list[Time]] | None = None  # limits: see _limited_fields
+    covariates: Covariates | list[Covariates] | None = None
 
 
 def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str, Any]:
@@ -130,7 +146,30 @@ def _limited_fields(max_len: int, max_batch: int, max_horizon: int) -> dict[str,
     seq: Any = Annotated[list[Number], Field(min_length=1, max_length=max_len)]
     batch: Any = Annotated[list[seq], Field(min_length=1, max_length=max_batch)]
     steps: Any = Annotated[int, Field(ge=1, le=max_horizon), BeforeValidator(_whole)]
+    times: Any = Annotated[list[Time], Field(min_length=1, max_length=max_len)]
+    times_batch: Any = Annotated[list[times], Field(min_length=1, max_length=max_batch)]
+    covariate: Any = Annotated[list[Number], Field(max_length=max_len + max_horizon)]
+    named: Any = Annotated[dict[Name, covariate], Field(max_length=MAX_COVARIATES)]
+    named_batch: Any = Annotated[list[named], Field(min_length=1, max_length=max_batch)]
     return {
+        "timestamps": (
+            times | times_batch | None,
+            Field(
+                None,
+                description="ISO 8601 time of each value (all with a UTC offset or none); "
+                "with `sequences`, one list per sequence. The response then carries the "
+                "forecast's `timestamps`.",
+            ),
+        ),
+        "covariates": (
+            named | named_batch | None,
+            Field(
+                None,
+                description="The model's covariates by name: a past covariate has one value "
+                "per observed value, a future one also one per horizon step; with "
+                "`sequences`, one object per sequence.",
+            ),
+        ),
         "sequence": (
             seq | None,
             Field(None, description="One series of observations, oldest first, in raw units."),
@@ -199,6 +238,11 @@ class Internals(BaseModel):
     )
     first_step: int = Field(description="Index of the first row returned (steps - 1 for last).")
     layers: list[LayerInternals]
+    inputs: Matrix = Field(
+        description="The LSTM's input vector at each step returned, steps x input_names: the "
+        "scaled value, then the scaled calendar inputs, covariates and series embedding."
+    )
+    input_names: list[str] = Field(description="What each element of an input vector is.")
 
 
 class Context(BaseModel):
@@ -232,6 +276,11 @@ class ForecastResponse(BaseModel):
     interval: Interval | list[Interval] | None = Field(None, description="When asked for.")
     internals: Internals | list[Internals] | None = Field(None, description="Unless none.")
     state: StateOut | list[StateOut] | None = Field(None, description="With return_state.")
+    timestamps: list[str] | list[list[str]] | None = Field(
+        None,
+        description="ISO 8601 time of each forecast step, when the request gave `timestamps` "
+        "or `start`; in the offset of the last time given.",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -284,7 +333,12 @@ class VersionInfo(BaseModel):
     hidden_size: int | None = None
     layers: int | None = None
     normalization: str | None = None
-    frequency: str | None = None
+    frequency: str | None = Field(None, description="pandas offset alias, e.g. h, D, MS.")
+    features: dict[str, Any] | None = Field(
+        None,
+        description="What the model reads besides the values: calendar inputs, "
+        "past_covariates, future_covariates, series (ids of its embedding, or null).",
+    )
     intervals: bool | None = Field(None, description="Whether `interval` can be asked for.")
     metrics: dict[str, Any] | None = Field(None, description="Validation scores from training.")
 

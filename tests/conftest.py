@@ -66,6 +66,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
             "recursive",
             "--season",
             "1",
+            # Values only: tests compare it with module(x) called without exogenous inputs.
+            "--no-calendar",
             "--quiet",
         ]
     )
@@ -117,3 +119,61 @@ def publish_copy() -> Callable[[Path], Path]:
     from bench.checkpoints import publish
 
     return publish
+
+
+@pytest.fixture(scope="session")
+def covariate_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A long CSV of two daily series driven by a price (known ahead) and a temperature."""
+    import datetime as dt
+    import math
+
+    path = tmp_path_factory.mktemp("data") / "shops.csv"
+    lines = ["series_id,date,value,price,temp"]
+    for shop, base in (("north", 100.0), ("south", 60.0)):
+        for k in range(90):
+            day = dt.date(2024, 1, 1) + dt.timedelta(days=k)
+            price = 8.0 if (k // 10) % 3 == 0 else 10.0
+            temp = 10 + 8 * math.sin(2 * math.pi * k / 45)
+            value = base + 20 * (10 - price) + 0.5 * temp + 5 * (day.weekday() >= 5)
+            lines.append(f"{shop},{day.isoformat()},{value:.3f},{price},{temp:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def covariate_models(tmp_path_factory: pytest.TempPathFactory, covariate_csv: Path) -> Path:
+    """A model folder made once per session: 'shops', a tiny global model of covariate_csv
+    with calendar inputs, a past and a future covariate and a series embedding."""
+    from scripts import train
+
+    root = tmp_path_factory.mktemp("covariate-models")
+    train.run(
+        [
+            "--data",
+            str(covariate_csv),
+            "--name",
+            "shops",
+            "--model-dir",
+            str(root),
+            "--future-covariates",
+            "price",
+            "--past-covariates",
+            "temp",
+            "--series-embedding",
+            "2",
+            "--window",
+            "8",
+            "--horizon",
+            "3",
+            "--season",
+            "1",
+            "--hidden",
+            "6",
+            "--layers",
+            "1",
+            "--max-steps",
+            "40",
+            "--quiet",
+        ]
+    )
+    return root

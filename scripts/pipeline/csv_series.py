@@ -391,14 +391,18 @@ def load_series(cfg: DataConfig) -> list[Series]:
 
 
 def fingerprint(series: list[Series]) -> str:
-    """sha256 hex of names, timestamps and float64 values (canonical, not CSV formatting)."""
+    """sha256 hex of names, timestamps, float64 values and covariates (canonical, not CSV
+    formatting)."""
     # Covers series order, names, timestamps (UTC nanoseconds) and values; not freq, source or
     # fill counts. Each field is length-prefixed so bytes cannot shift from one to the next.
     h = hashlib.sha256()
     for s in series:
         ts = b"-" if s.timestamps is None else s.timestamps.as_unit("ns").asi8.astype("<i8")
         vals = np.asarray(s.values, dtype="<f8") + 0.0  # + 0.0 folds -0.0 into 0.0
-        for part in (s.name.encode(), bytes(ts), vals.tobytes()):
+        parts = [s.name.encode(), bytes(ts), vals.tobytes()]
+        for name, column in s.covariates.items():  # none: the hash is as without covariates
+            parts += [name.encode(), (np.asarray(column, dtype="<f8") + 0.0).tobytes()]
+        for part in parts:
             h.update(len(part).to_bytes(8, "little") + part)
     return h.hexdigest()
 

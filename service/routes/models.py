@@ -16,7 +16,14 @@ bp = Blueprint("models", __name__)
 
 def meta_fields(meta: CheckpointMeta) -> dict[str, Any]:
     """The descriptive fields of VersionInfo from a validated meta.json."""
+    net = meta.network
     return {
+        "features": {
+            "calendar": list(net.calendar or []),
+            "past_covariates": list(net.past_covariates or []),
+            "future_covariates": list(net.future_covariates or []),
+            "series": list(net.series or []) if net.series_embedding else None,
+        },
         "created_at": meta.created_at,
         "window": meta.window,
         "horizon": meta.horizon,
