@@ -101,18 +101,21 @@ PROVENANCE: dict[str, dict[str, str]] = {
     "bikeshare_daily": {
         "source": "ISLP/data/Bikeshare.csv in the ISLP wheel (ISLR2 Bikeshare: Capital "
         "Bikeshare, Washington DC, 2011, hourly; Fanaee-T & Gama 2013, UCI Bike Sharing)",
-        "licence": "ISLP is BSD-2-Clause; the UCI Bike Sharing data is CC BY 4.0 (Capital "
+        "licence": "ISLP is BSD-3-Clause; the UCI Bike Sharing data is CC BY 4.0 (Capital "
         "Bikeshare trip data under its public data licence)",
-        "transform": "hourly rows summed per day (bikers) and averaged per day (temp, hum, "
+        "transform": "hourly rows summed per day (registered) and averaged per day (temp, hum, "
         "windspeed: normalised as shipped); workingday taken per day; day of year 1..365 of "
-        "2011 turned into dates 2011-01-01..2011-12-31 (365 points, every day present)",
-        "units": "rentals per day (casual + registered); covariates: normalised temperature "
-        "(t/41 C), humidity (/100), wind speed (/67), workingday 0/1",
+        "2011 turned into dates 2011-01-01..2011-12-31 (365 points, every day present). The "
+        "target is the registered (commuter) rentals: their weekday pattern is real (weekends "
+        "about 18% below the week's mean), while in all rentals the casual riders' opposite "
+        "pattern cancels it to about 3%",
+        "units": "registered rentals per day; covariates: normalised temperature (t/41 C), "
+        "humidity (/100), wind speed (/67), workingday 0/1",
     },
     "nyse_volume_business_daily": {
         "source": "ISLP/data/NYSE.csv in the ISLP wheel (ISLR2 NYSE: New York Stock Exchange "
         "daily log volume, Dow Jones return and log volatility; LeBaron & Weigend 1998)",
-        "licence": "ISLP is BSD-2-Clause; the series are from the ISLR2 R package (GPL-2+)",
+        "licence": "ISLP is BSD-3-Clause; the series are from the ISLR2 R package (GPL-2+)",
         "transform": "log_volume (detrended by the source) put on a business-day (B) grid; the "
         "last 1500 business days to 1986-12-31; exchange holidays inside them are kept as "
         "empty values in every column; DJ_return and log_volatility renamed dj_return and "
@@ -287,12 +290,13 @@ def islp_csv(name: str) -> Path:
 
 
 def build_bikeshare_daily() -> pd.DataFrame:
-    """Capital Bikeshare rentals per day in 2011 with the day's weather and workingday."""
+    """Capital Bikeshare registered rentals per day in 2011 with the day's weather and
+    workingday."""
     hourly = pd.read_csv(islp_csv("Bikeshare"))
     days = hourly.groupby("day", sort=True)
     frame = pd.DataFrame(
         {
-            "value": days["bikers"].sum().astype(float),
+            "value": days["registered"].sum().astype(float),
             "temp": days["temp"].mean().round(4),
             "hum": days["hum"].mean().round(4),
             "windspeed": days["windspeed"].mean().round(4),
