@@ -362,7 +362,10 @@ timestamp, H steps past the end included) and the future covariates as NeuralFor
 `futr_exog_list` and Darts' `future_covariates` (scaled by a MinMax `Scaler` fitted on the
 training span), the past covariates as NeuralForecast's `hist_exog_list`; Darts' `RNNModel`
 takes no past covariates, so it runs without them. gatecast's verdict uses its run with
-covariates on a series that has some, its calendar run elsewhere."""
+covariates on a series that has some, its calendar run elsewhere. Fit budgets: on
+taylor_half_hourly the LSTM peers (plain and `_exog`) train shorter than their defaults
+(NeuralForecast max_steps 300 instead of 1000, Darts 15 epochs instead of 100), so that each
+fit takes a few CPU minutes on the shared machine; peers.json lists every run's settings."""
 
 
 PROTOCOL = f"""\
