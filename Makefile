@@ -49,6 +49,7 @@ test-slow: setup
 # (shared/peers/README.md); this is the smoke run, `python -m bench.peers` the full one (hours).
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps ISLP==0.6.0
 	$(BIN)/python -m bench.peers --quick
 
 clean:

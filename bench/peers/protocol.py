@@ -6,7 +6,7 @@ Pure numpy and pandas, the same for every method, so that it is tested without a
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,11 @@ class Split:
     cut: int  # first test index; training is inputs[:cut]
     horizon: int
     seasons: tuple[int, ...]
+    # Covariate columns, gap-filled like `inputs`: past ones are known up to each origin,
+    # future ones also at the forecast steps.
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    past: tuple[str, ...] = ()
+    future: tuple[str, ...] = ()
 
     @property
     def season(self) -> int:
@@ -121,19 +126,54 @@ class Split:
         h.update(json.dumps(head).encode())
         h.update(np.asarray(self.values, dtype="<f8").tobytes())
         h.update(np.asarray(self.inputs, dtype="<f8").tobytes())
+        if self.covariates:  # series without covariates keep the digests they always had
+            h.update(json.dumps([list(self.past), list(self.future)]).encode())
+            for name in (*self.past, *self.future):
+                h.update(np.asarray(self.covariates[name], dtype="<f8").tobytes())
         return h.hexdigest()
 
+    def future_timestamps(self) -> list[str]:
+        """The series' timestamps and the `horizon` steps after its end, in the same format."""
+        index = pd.DatetimeIndex(pd.to_datetime(self.timestamps))
+        more = pd.date_range(index[-1], periods=self.horizon + 1, freq=self.freq)[1:]
+        daily = bool((index == index.normalize()).all())
+        return self.timestamps + list(more.strftime(stamp_format(daily)))
 
-def make_split(name: str, series: pd.Series, freq: str) -> Split:
-    """The split of one raw series (NaN for missing values) on its regular grid."""
-    values = series.to_numpy(dtype=np.float64)
+
+def stamp_format(daily: bool) -> str:
+    """strftime format of a split's timestamps: dates, or dates and times."""
+    return "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"
+
+
+def make_split(
+    name: str,
+    data: pd.Series | pd.DataFrame,
+    freq: str,
+    past: tuple[str, ...] = (),
+    future: tuple[str, ...] = (),
+) -> Split:
+    """The split of one raw series (NaN for missing values) on its regular grid; a frame holds
+    the target in `value` and the named past and future covariate columns."""
+    frame = data.to_frame("value") if isinstance(data, pd.Series) else data
+    values = frame["value"].to_numpy(dtype=np.float64)
     horizon = horizon_for(freq)
     cut = len(values) - holdout_size(len(values), horizon)
-    index = pd.DatetimeIndex(series.index)
+    index = pd.DatetimeIndex(frame.index)
     daily = bool((index == index.normalize()).all())
-    stamps = list(index.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"))
+    stamps = list(index.strftime(stamp_format(daily)))
+    covariates = {c: fill_history(frame[c].to_numpy(dtype=np.float64), cut) for c in past + future}
     return Split(
-        name, freq, stamps, values, fill_history(values, cut), cut, horizon, seasons_for(freq)
+        name,
+        freq,
+        stamps,
+        values,
+        fill_history(values, cut),
+        cut,
+        horizon,
+        seasons_for(freq),
+        covariates,
+        past,
+        future,
     )
 
 

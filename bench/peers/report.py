@@ -22,8 +22,13 @@ from bench.peers.protocol import (
 Entry = dict[str, Any]
 LABELS = {
     "gatecast": "gatecast (default recipe)",
+    "gatecast_nocal": "gatecast, no calendar (--no-calendar)",
+    "gatecast_cal": "gatecast, calendar features",
+    "gatecast_cov": "gatecast, calendar + covariates",
     "nf_lstm": "NeuralForecast LSTM",
     "darts_lstm": "Darts RNNModel LSTM",
+    "nf_lstm_exog": "NeuralForecast LSTM, calendar + covariates",
+    "darts_lstm_exog": "Darts RNNModel LSTM, calendar + future covariates",
     "autoarima": "statsforecast AutoARIMA",
     "autoets": "statsforecast AutoETS",
     "naive": "naive",
@@ -31,6 +36,7 @@ LABELS = {
     "snaive2": "seasonal naive (2nd season)",
 }
 LSTM_PEERS = ("nf_lstm", "darts_lstm")
+EXOG_PEERS = ("nf_lstm_exog", "darts_lstm_exog")
 
 
 def run_scores(split: Split, entry: Entry) -> dict[str, float]:
@@ -266,6 +272,102 @@ def targets(summary: Summary, splits: list[Split]) -> tuple[str, dict[str, Any]]
     return table(header, rows) + "\n\n" + "\n".join(lines), {"counts": data, "series": len(splits)}
 
 
+def calendar_targets(summary: Summary, splits: list[Split]) -> tuple[str, dict[str, Any]]:
+    """Issue 11's targets on the calendar series: calendar features lower gatecast's one-step
+    and H-step MASE, and gatecast with every input beats both LSTM peers given the same."""
+    header = [
+        "series",
+        "1-step MASE: no calendar / calendar / + covariates",
+        "H-step MASE: no calendar / calendar / + covariates",
+        "NF LSTM exog 1-step / H-step",
+        "Darts LSTM exog 1-step / H-step",
+        "calendar lowers 1-step",
+        "calendar lowers H-step",
+        "gatecast vs both peers, 1-step",
+        "gatecast vs both peers, H-step",
+    ]
+    rows = []
+    keys = ("cal1", "calh", "peers1", "peersh")
+    counts = {k: [0, 0] for k in keys}  # [met, measured]
+
+    def count(key: str, ours: float, theirs: float) -> None:
+        """Add one series to a target's tally when both sides were measured."""
+        if finite(ours, theirs):
+            counts[key][0] += ours < theirs
+            counts[key][1] += 1
+
+    def cells(method: str, metric: str) -> str:
+        """The seed mean of one metric, n/a when the method did not run."""
+        value = summary.mean(split.name, method, metric)
+        return f"{value:.3f}" if math.isfinite(value) else "n/a"
+
+    for split in splits:
+        m = partial(summary.mean, split.name)
+        ours = "gatecast_cov" if split.covariates else "gatecast_cal"
+        nocal1, nocalh = m("gatecast_nocal", "mase1"), m("gatecast_nocal", "maseh")
+        cal1, calh = m("gatecast_cal", "mase1"), m("gatecast_cal", "maseh")
+        best1 = min((m(p, "mase1") for p in EXOG_PEERS), default=math.nan)
+        besth = min((m(p, "maseh") for p in EXOG_PEERS), default=math.nan)
+        both = all(math.isfinite(m(p, "mase1")) for p in EXOG_PEERS)
+        best1, besth = (best1, besth) if both else (math.nan, math.nan)
+        count("cal1", cal1, nocal1)
+        count("calh", calh, nocalh)
+        count("peers1", m(ours, "mase1"), best1)
+        count("peersh", m(ours, "maseh"), besth)
+        variants = ("gatecast_nocal", "gatecast_cal", "gatecast_cov")
+        rows.append(
+            [
+                split.name,
+                " / ".join(cells(v, "mase1") for v in variants),
+                " / ".join(cells(v, "maseh") for v in variants),
+                *(f"{cells(p, 'mase1')} / {cells(p, 'maseh')}" for p in EXOG_PEERS),
+                strict_verdict(cal1, nocal1),
+                strict_verdict(calh, nocalh),
+                strict_verdict(m(ours, "mase1"), best1),
+                strict_verdict(m(ours, "maseh"), besth),
+            ]
+        )
+
+    def of(key: str) -> str:
+        """met/measured."""
+        return f"{counts[key][0]}/{counts[key][1]} of {len(splits)}"
+
+    lines = [
+        f"* calendar features lower gatecast's one-step MASE: {of('cal1')}; H-step MASE: "
+        f"{of('calh')} (target: all)",
+        "* gatecast (calendar, and the covariates where the series has some) below both LSTM "
+        f"peers given the same inputs, one-step: {of('peers1')}; H-step: {of('peersh')} "
+        "(target: all)",
+    ]
+    data = {k: {"met": v[0], "measured": v[1]} for k, v in counts.items()}
+    return table(header, rows) + "\n\n" + "\n".join(lines), {"counts": data}
+
+
+def strict_verdict(ours: float, theirs: float) -> str:
+    """yes when strictly lower, else no and by how much."""
+    if not finite(ours, theirs):
+        return "n/a"
+    if ours < theirs:
+        return f"yes ({100 * (1 - ours / theirs):.1f}% lower)"
+    return f"**no** ({100 * (ours / theirs - 1):.1f}% higher)"
+
+
+CALENDAR_PROTOCOL = """\
+Calendar and covariates (issue 11), on the series with calendar effects: gatecast trains three
+times per seed on the same split, `--no-calendar`, the default recipe (calendar features on,
+since the CSV has timestamps), and the default recipe with the series' covariate columns
+(`--past-covariates`, `--future-covariates`). The LSTM peers' `_exog` runs get the same
+inputs: gatecast's calendar features (computed by gatecast's own calendar function for every
+timestamp, H steps past the end included) and the future covariates as NeuralForecast's
+`futr_exog_list` and Darts' `future_covariates` (scaled by a MinMax `Scaler` fitted on the
+training span), the past covariates as NeuralForecast's `hist_exog_list`; Darts' `RNNModel`
+takes no past covariates, so it runs without them. gatecast's verdict uses its run with
+covariates on a series that has some, its calendar run elsewhere. Fit budgets: on
+taylor_half_hourly the LSTM peers (plain and `_exog`) train shorter than their defaults
+(NeuralForecast max_steps 300 instead of 1000, Darts 15 epochs instead of 100), so that each
+fit takes a few CPU minutes on the shared machine; peers.json lists every run's settings."""
+
+
 PROTOCOL = f"""\
 Protocol, identical for every method: each series is split by time; the test span is the last
 max(H, 20% of n) points, at most {MAX_ORIGINS} (long series: the last {MAX_ORIGINS}). Every method
@@ -303,9 +405,15 @@ from the checkpoint's residual quantiles."""
 
 
 def render(
-    splits: list[Split], entries: list[Entry], cmd: str, host: str
+    splits: list[Split],
+    entries: list[Entry],
+    cmd: str,
+    host: str,
+    target_series: tuple[str, ...] = (),
+    calendar_series: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """The markdown report and its JSON twin."""
+    """The markdown report and its JSON twin: issue 10's targets over `target_series` (every
+    split when empty), issue 11's over the splits in `calendar_series`."""
     summary = Summary(splits, entries)
     methods = list(LABELS)
     loads = [float(e["load_average"]) for e in entries if "load_average" in e]
@@ -321,11 +429,21 @@ def render(
         f"Machine: {host}.{busy if loads else ''} {where}",
         PROTOCOL,
     ]
-    target_md, counts = targets(summary, splits)
+    chosen = [s for s in splits if not target_series or s.name in target_series]
+    target_md, counts = targets(summary, chosen)
     parts += ["## Targets (issue 10), from the seed means", target_md]
+    calendar = [s for s in splits if s.name in calendar_series]
+    if calendar:
+        calendar_md, calendar_counts = calendar_targets(summary, calendar)
+        counts["calendar"] = calendar_counts
+        parts += [
+            "## Calendar features and covariates (issue 11), from the seed means",
+            CALENDAR_PROTOCOL,
+            calendar_md,
+        ]
     parts += [
         "## gatecast: history length and interval coverage (one-step test span)",
-        gatecast_table(summary, splits),
+        gatecast_table(summary, chosen),
     ]
     for s in splits:
         facts = (
@@ -334,6 +452,11 @@ def render(
             f"({int(np.isnan(s.values).sum())} missing values in the series, "
             f"{int(np.isnan(s.values[s.cut :]).sum())} unscored)"
         )
+        if s.covariates:
+            facts += (
+                f"; past covariates: {', '.join(s.past) or 'none'}; "
+                f"future covariates: {', '.join(s.future) or 'none'}"
+            )
         parts += [f"## {s.name}", facts, series_table(summary, s, methods)]
     runs = [
         {

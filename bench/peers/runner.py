@@ -4,12 +4,19 @@
 .venv/bin/python -m bench.peers --seeds 0                     # every series, seed 0 (hours)
 .venv/bin/python -m bench.peers --seeds 0 1 2                 # the full table (reuses the cache)
 .venv/bin/python -m bench.peers --seeds 0 1 2 --only gatecast # retrain gatecast, reuse the peers
+.venv/bin/python -m bench.peers --series taylor_half_hourly bikeshare_daily \
+    nyse_volume_business_daily --only gatecast_nocal gatecast_cal gatecast_cov \
+    nf_lstm_exog darts_lstm_exog                               # calendar and covariates
 
 Methods: gatecast's default recipe (the training CLI with no per-series flags), NeuralForecast
 LSTM, Darts RNNModel(model="LSTM"), statsforecast AutoARIMA and AutoETS, naive and seasonal
-naive. The peers run under their own interpreter (--peers-python, see shared/peers/README.md)
-through bench/peers/peer_process.py; they are never a dependency of gatecast. Every (series, method,
-seed) result is cached as JSON under --cache, so a rerun recomputes only what --only names.
+naive. On the series with calendar effects (CALENDAR_SERIES) also gatecast without and with
+calendar features (and with the series' covariates where it has some), and the two LSTM peers
+given the same calendar features and covariates as exogenous inputs (`_exog`).
+
+The peers run under their own interpreter (--peers-python, see shared/peers/README.md)
+through bench/peers/peer_process.py; they are never a dependency of gatecast. Every (series,
+method, seed) result is cached as JSON under --cache, so a rerun recomputes only what --only names.
 The cache under bench/results/peers-cache is committed: the peers take hours and a venv of
 their own, and with their forecasts in git a change to gatecast is measured against exactly
 the same peer forecasts (`--only gatecast`), and every number in the report can be audited.
@@ -42,7 +49,7 @@ from bench.peers.protocol import (
     naive_onestep,
 )
 
-SERIES = [
+ISSUE10_SERIES = (
     "airline_monthly",
     "wineind_monthly",
     "elnino_nino12_monthly",
@@ -51,10 +58,24 @@ SERIES = [
     "co2_weekly",
     "msft_business_daily",
     "taylor_half_hourly",
-]
-PEERS = ("nf_lstm", "darts_lstm", "autoarima", "autoets")
-METHODS = ("gatecast", *PEERS, "naive", "snaive", "snaive2")
-SEEDED = frozenset({"gatecast", "nf_lstm", "darts_lstm"})
+)
+# Series with real calendar effects: sub-daily load, daily rentals, business-daily volume.
+CALENDAR_SERIES = ("taylor_half_hourly", "bikeshare_daily", "nyse_volume_business_daily")
+SERIES = [*ISSUE10_SERIES, *(s for s in CALENDAR_SERIES if s not in ISSUE10_SERIES)]
+EXOG_PEERS = ("nf_lstm_exog", "darts_lstm_exog")
+PEERS = ("nf_lstm", "darts_lstm", "autoarima", "autoets", *EXOG_PEERS)
+# gatecast on the calendar series: training flags per variant (covariate flags are added
+# from the series' columns for gatecast_cov).
+GATECAST_VARIANTS = {"gatecast_nocal": ["--no-calendar"], "gatecast_cal": [], "gatecast_cov": []}
+METHODS = ("gatecast", *GATECAST_VARIANTS, *PEERS, "naive", "snaive", "snaive2")
+SEEDED = frozenset({"gatecast", *GATECAST_VARIANTS, "nf_lstm", "darts_lstm", *EXOG_PEERS})
+# Fit budgets of the LSTM peers where their defaults take far longer than the few CPU minutes
+# this shared machine gives one fit; the report lists every setting each run used.
+PEER_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    # Defaults: NF 1000 steps over 144-step inputs, Darts 100 epochs of 192-step sequences
+    # over 3,500 points (each well over 15 CPU minutes here).
+    "taylor_half_hourly": {"nf": {"max_steps": 300}, "darts": {"n_epochs": 15}},
+}
 RESULTS = c.REPO / "bench" / "results"
 CACHE = RESULTS / "peers-cache"
 PEERS_PYTHON = Path("/tmp/peers-venv/bin/python")
@@ -125,25 +146,40 @@ def compact(value: Any) -> Any:
     return value
 
 
-def write_train_csv(split: Split, folder: Path) -> Path:
-    """The gap-filled training span as timestamp,value: what every method trains on."""
+def write_train_csv(split: Split, folder: Path, covariates: bool = False) -> Path:
+    """The gap-filled training span as timestamp,value (and the covariate columns when asked
+    for): what every method trains on."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{split.name}.csv"
-    rows = [f"{t},{v!r}" for t, v in zip(split.timestamps, split.train.tolist(), strict=False)]
-    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    names = list(split.past + split.future) if covariates else []
+    path = folder / f"{split.name}{'.cov' if names else ''}.csv"
+    columns = [split.timestamps[: split.cut], split.train.tolist()]
+    columns += [split.covariates[c][: split.cut].tolist() for c in names]
+    rows = [",".join(map(str, cells)) for cells in zip(*columns, strict=True)]
+    path.write_text(",".join(["timestamp", "value", *names]) + "\n" + "\n".join(rows) + "\n")
     return path
 
 
-def run_gatecast(split: Split, seed: int, quick: bool, work: Path) -> Entry:
-    """Train with the CLI's defaults, then forecast every origin from the whole history and
-    from the last `window` values, with 80% and 95% intervals."""
-    csv = write_train_csv(split, work / "train")
-    extra = ["--epochs", "2"] if quick else []
-    trained = gc.train(csv, work / "models", f"{split.name}.s{seed}", seed, extra)
+def gatecast_flags(split: Split, method: str) -> list[str]:
+    """gatecast-train flags of one method: the calendar switch and the covariate columns."""
+    flags = list(GATECAST_VARIANTS.get(method, []))
+    if method == "gatecast_cov" and split.past:
+        flags += ["--past-covariates", ",".join(split.past)]
+    if method == "gatecast_cov" and split.future:
+        flags += ["--future-covariates", ",".join(split.future)]
+    return flags
+
+
+def run_gatecast(split: Split, seed: int, quick: bool, work: Path, method: str) -> Entry:
+    """Train with the CLI's defaults (plus the method's flags), then forecast every origin
+    from the whole history and from the last `window` values, with 80% and 95% intervals."""
+    csv = write_train_csv(split, work / "train", covariates=method == "gatecast_cov")
+    extra = gatecast_flags(split, method) + (["--epochs", "2"] if quick else [])
+    trained = gc.train(csv, work / "models", f"{split.name}.{method}.s{seed}", seed, extra)
     ckpt = gc.load(trained.path)
     w = gc.window(ckpt)
-    whole = [gc.forecast(ckpt, split.inputs[:t], 1, LEVELS) for t in split.origins]
-    last = [gc.forecast(ckpt, split.inputs[t - w : t], 1, LEVELS) for t in split.origins]
+    exog = split_exog(split, ckpt)
+    whole = [forecast_from(split, ckpt, exog, 0, t, 1, LEVELS) for t in split.origins]
+    last = [forecast_from(split, ckpt, exog, t - w, t, 1, LEVELS) for t in split.origins]
 
     def bands(fs: list[gc.Forecast]) -> dict[str, dict[str, list[float]]]:
         """Per level, the one-step lower and upper bounds over the origins."""
@@ -155,12 +191,15 @@ def run_gatecast(split: Split, seed: int, quick: bool, work: Path) -> Entry:
             for level in LEVELS
         }
 
-    check = {t: float(gc.forecast(ckpt, split.inputs[:t], 1).mean[0]) for t in split.check_origins}
+    check = {
+        t: float(forecast_from(split, ckpt, exog, 0, t, 1).mean[0]) for t in split.check_origins
+    }
+    cut, h = split.cut, split.horizon
     return {
         "onestep": [float(f.mean[0]) for f in whole],
-        "hstep": gc.forecast(ckpt, split.train, split.horizon).mean.tolist(),
+        "hstep": forecast_from(split, ckpt, exog, 0, cut, h).mean.tolist(),
         "onestep_window": [float(f.mean[0]) for f in last],
-        "hstep_window": gc.forecast(ckpt, split.train[-w:], split.horizon).mean.tolist(),
+        "hstep_window": forecast_from(split, ckpt, exog, cut - w, cut, h).mean.tolist(),
         "intervals": bands(whole),
         "intervals_window": bands(last),
         "check": check,
@@ -168,8 +207,9 @@ def run_gatecast(split: Split, seed: int, quick: bool, work: Path) -> Entry:
         "cpu_seconds": trained.cpu_seconds,
         "wall_seconds": trained.wall_seconds,
         "settings": {
-            "cli": f"gatecast-train --data TRAIN.csv --seed {seed} {' '.join(extra)}",
+            "cli": f"gatecast-train --data TRAIN.csv --seed {seed} {' '.join(extra)}".strip(),
             "window": w,
+            "features": gc.features(ckpt[1]),
         },
         "versions": {"gatecast": git_version(), "torch": torch.__version__},
     }
@@ -203,12 +243,56 @@ def run_naive(split: Split, method: str) -> Entry:
     }
 
 
+def padded_covariates(split: Split) -> dict[str, np.ndarray]:
+    """Every covariate over the series and `horizon` steps beyond it, the last value repeated
+    there. No scored forecast reads those steps: gatecast's one-step and H-step forecasts end
+    inside the series, and NeuralForecast's step 1 (all that is scored from the last origins)
+    reads only its own step's future inputs."""
+    return {c: np.pad(v, (0, split.horizon), mode="edge") for c, v in split.covariates.items()}
+
+
+def split_exog(split: Split, checkpoint: gc.Checkpoint) -> np.ndarray | None:
+    """A checkpoint's raw exogenous inputs over the split and `horizon` steps past it,
+    (n + H, E); None for a model without any."""
+    return gc.exog_matrix(checkpoint, split.future_timestamps(), padded_covariates(split))
+
+
+def forecast_from(
+    split: Split,
+    checkpoint: gc.Checkpoint,
+    exog: np.ndarray | None,
+    start: int,
+    end: int,
+    horizon: int,
+    levels: tuple[float, ...] = (),
+) -> gc.Forecast:
+    """gatecast's forecast from history inputs[start:end], with the exogenous rows (split_exog)
+    of that history and the horizon after it."""
+    rows = None if exog is None else exog[start : end + horizon]
+    return gc.forecast(checkpoint, split.inputs[start:end], horizon, levels, rows)
+
+
+def exog(split: Split) -> dict[str, dict[str, list[float]]]:
+    """The exogenous inputs an `_exog` peer gets: the series' past covariates over the series;
+    its future covariates (padded_covariates) and gatecast's calendar features over the series
+    and `horizon` steps beyond it."""
+    n, more = len(split.inputs), split.horizon
+    padded = padded_covariates(split)
+    past = {c: split.covariates[c].tolist() for c in split.past}
+    future = {c: padded[c].tolist() for c in split.future}
+    calendar = gc.calendar_features(split.future_timestamps(), split.freq)
+    future |= {name: values.tolist() for name, values in calendar.items()}
+    if any(len(v) != n + more for v in future.values()):
+        raise ValueError(f"{split.name}: future inputs do not cover {n} + {more} steps")
+    return {"past": past, "future": future}
+
+
 def run_peer(split: Split, method: str, seed: int, quick: bool, python: Path, work: Path) -> Entry:
     """One peer in its own interpreter through bench/peers/peer_process.py, on one thread."""
     folder = work / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"{split.name}.{method}.s{seed}"
-    job = {
+    job: dict[str, Any] = {
         "method": method,
         "seed": seed,
         "quick": quick,
@@ -219,7 +303,10 @@ def run_peer(split: Split, method: str, seed: int, quick: bool, python: Path, wo
         "inputs": split.inputs.tolist(),
         "cut": split.cut,
         "check_origins": split.check_origins,
+        "settings": PEER_BUDGETS.get(split.name, {}),
     }
+    if method in EXOG_PEERS:
+        job["exog"] = exog(split)
     stem.with_suffix(".job.json").write_text(json.dumps(job))
     out = stem.with_suffix(".result.json")
     cmd = [str(python), str(c.REPO / "bench" / "peers" / "peer_process.py")]
@@ -244,8 +331,8 @@ def compute(
 ) -> Entry:
     """Run one method on one split; its result, with the leakage check applied."""
     try:
-        if method == "gatecast":
-            entry = run_gatecast(split, seed or 0, args.quick, work)
+        if method == "gatecast" or method in GATECAST_VARIANTS:
+            entry = run_gatecast(split, seed or 0, args.quick, work, method)
         elif method in PEERS:
             entry = run_peer(split, method, seed or 0, args.quick, args.peers_python, work)
         else:
@@ -259,8 +346,22 @@ def compute(
 
 
 def methods_for(split: Split) -> list[str]:
-    """Every method, the second season's naive only for series with two seasons."""
-    return [m for m in METHODS if m != "snaive2" or len(split.seasons) > 1]
+    """Every method, the second season's naive only for series with two seasons; the
+    calendar variants and the `_exog` peers only on the calendar series, gatecast_cov only
+    on a series with covariates."""
+    calendar = split.name in CALENDAR_SERIES
+    skip = set() if calendar else {*GATECAST_VARIANTS, *EXOG_PEERS}
+    if len(split.seasons) < 2:
+        skip.add("snaive2")
+    if not split.covariates:
+        skip.add("gatecast_cov")
+    return [m for m in METHODS if m not in skip]
+
+
+def load_split(name: str) -> Split:
+    """The benchmark split of one dataset, with its covariate columns."""
+    cov = datasets.COVARIATES.get(name, datasets.Covariates())
+    return make_split(name, datasets.load(name), datasets.FREQUENCIES[name], cov.past, cov.future)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     results: Path = work if args.quick else args.results
     cmd, host = c.command("bench.peers", argv), c.machine()
     print(f"work folder: {work}; cache: {cache}", flush=True)
-    splits = [make_split(n, datasets.BUILDERS[n](), datasets.FREQUENCIES[n]) for n in args.series]
+    splits = [load_split(n) for n in args.series]
     computes_peers = not args.report_only and set(args.only or PEERS) & set(PEERS)
     if computes_peers and not args.peers_python.exists():
         print(f"bench.peers: error: no peers interpreter at {args.peers_python}", file=sys.stderr)
@@ -311,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                     entry["from_cache"] = False
                 print(report.progress(split, entry), flush=True)
                 entries.append(entry)
-    text, data = report.render(splits, entries, cmd, host)
+    text, data = report.render(splits, entries, cmd, host, ISSUE10_SERIES, CALENDAR_SERIES)
     results.mkdir(parents=True, exist_ok=True)
     (results / "peers.md").write_text(text)
     (results / "peers.json").write_text(json.dumps(data, indent=1))

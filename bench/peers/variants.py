@@ -15,10 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from bench import common as c
-from bench import datasets
 from bench.peers import gatecast as gc
-from bench.peers.protocol import make_split, scores
-from bench.peers.runner import SERIES, write_train_csv
+from bench.peers.protocol import scores
+from bench.peers.runner import (
+    SERIES,
+    forecast_from,
+    load_split,
+    split_exog,
+    write_train_csv,
+)
+
+COVARIATE_FLAGS = ("--past-covariates", "--future-covariates")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,16 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     extra = shlex.split(args.flags)
     print(f"# {c.command('bench.peers.variants', argv)}\n# {c.machine()}")
     for name in args.series:
-        split = make_split(name, datasets.BUILDERS[name](), datasets.FREQUENCIES[name])
+        split = load_split(name)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            csv = write_train_csv(split, work / "train")
+            covariates = any(flag in extra for flag in COVARIATE_FLAGS)
+            csv = write_train_csv(split, work / "train", covariates)
             trained = gc.train(csv, work / "models", name, args.seed, extra)
             ckpt = gc.load(trained.path)
+            exog = split_exog(split, ckpt)
             onestep = np.array(
-                [gc.forecast(ckpt, split.inputs[:t], 1).mean[0] for t in split.origins]
+                [forecast_from(split, ckpt, exog, 0, t, 1).mean[0] for t in split.origins]
             )
-            hstep = gc.forecast(ckpt, split.train, split.horizon).mean
+            hstep = forecast_from(split, ckpt, exog, 0, split.cut, split.horizon).mean
         got = scores(split, onestep, hstep)
         print(
             f"{name} H={split.horizon} flags={args.flags!r}: one-step MASE {got['mase1']:.3f}, "
