@@ -3,7 +3,9 @@
 JSON data may be flat or nested: either way it is read in row-major order and must hold
 exactly as many values as the shape. With the binary tensor data extension, a tensor's
 bytes (little-endian, row-major) follow the JSON header of the body, in the order of the
-tensors, each giving its byte count in parameters.binary_data_size.
+tensors, each giving its byte count in parameters.binary_data_size. BYTES tensors (the
+times and series ids of models that read them) hold UTF-8 strings: JSON strings, or in
+binary data each string's 4-byte little-endian length and then its bytes.
 """
 
 import math
@@ -21,6 +23,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "INT64": np.dtype("<i8"),
 }
 BINARY_SIZE = "binary_data_size"  # a tensor parameter: its bytes follow the JSON header
+TEXT = "BYTES"  # UTF-8 strings, decoded to an object array of str
 
 
 class TensorError(ValueError):
@@ -36,9 +39,12 @@ def decode(
     match the shape, ragged nested data, fractional or out-of-range integers and
     non-finite floats.
     """
+    if datatype == TEXT:
+        return decode_text(name, shape, data, raw)
     dtype = DTYPES.get(datatype)
     if dtype is None:
-        raise TensorError(f"{name}: datatype {datatype!r} is not one of {', '.join(DTYPES)}")
+        known = ", ".join([*DTYPES, TEXT])
+        raise TensorError(f"{name}: datatype {datatype!r} is not one of {known}")
     count = math.prod(shape)
     if raw is not None:
         if len(raw) != count * dtype.itemsize:
@@ -69,6 +75,44 @@ def decode(
     if dtype.kind == "f" and not np.isfinite(values).all():
         raise TensorError(f"{name}: every value must be finite and within {datatype}'s range")
     return values.reshape(tuple(shape))
+
+
+def decode_text(
+    name: str, shape: Sequence[int], data: list[Any] | None, raw: bytes | None
+) -> np.ndarray:
+    """A BYTES tensor as an object array of str of `shape`, from JSON strings or from
+    length-prefixed binary elements; TensorError when the count or the UTF-8 is wrong."""
+    count = math.prod(shape)
+    texts: list[str] = []
+    if raw is not None:
+        at = 0
+        while at < len(raw):
+            if at + 4 > len(raw):
+                raise TensorError(f"{name}: BYTES data ends inside an element's 4-byte length")
+            size = int.from_bytes(raw[at : at + 4], "little")
+            if at + 4 + size > len(raw):
+                raise TensorError(f"{name}: BYTES data ends inside an element of {size} bytes")
+            try:
+                texts.append(raw[at + 4 : at + 4 + size].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise TensorError(f"{name}: BYTES elements must be UTF-8 text") from None
+            at += 4 + size
+    else:
+        if data is None:
+            raise TensorError(f"{name}: no data (give `data`, or binary data and its size)")
+        try:
+            flat = np.asarray(data, dtype=object).reshape(-1)
+        except ValueError:
+            flat = np.asarray([None], dtype=object)  # ragged: refused just below
+        if not all(isinstance(v, str) for v in flat):
+            raise TensorError(f"{name}: BYTES data must be a rectangular array of strings")
+        texts = list(flat)
+    if len(texts) != count:
+        given = len(texts)
+        raise TensorError(f"{name}: {given} strings given, but shape {list(shape)} holds {count}")
+    out = np.empty(count, dtype=object)
+    out[:] = texts
+    return out.reshape(tuple(shape))
 
 
 @dataclass(frozen=True)

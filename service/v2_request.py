@@ -8,13 +8,13 @@ Every failure is an ApiError; on /v2 paths it is sent as {"error": message}.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from pydantic import ValidationError
 
 from model.intervals import MAX_LEVEL
-from model.network import QUANTITIES
 from service.checkpoint import LoadedModel
 from service.config import ServiceConfig
 from service.context import current_g, current_request
@@ -25,14 +25,24 @@ from service.request import (
     check_internals_size,
     check_model_limits,
     check_steps,
+    exog_inputs,
     offsets_for,
     read_body,
     resolve,
+    series_inputs,
+    time_inputs,
 )
-from service.schemas import InternalsMode
+from service.schemas import ForecastBody, InternalsMode
 from service.state import ServiceState
 from service.tensors import BINARY_SIZE, TensorError, decode
-from service.v2_model import BOUNDS, INPUT_DATATYPES, OUTPUTS, STATE_OUTPUTS
+from service.v2_model import (
+    BOUNDS,
+    COVARIATE,
+    INTERNAL_OUTPUTS,
+    OUTPUTS,
+    STATE_OUTPUTS,
+    input_datatypes,
+)
 from service.v2_schemas import InferRequest, RequestInput
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -70,7 +80,7 @@ def preprocess_infer(state: ServiceState, name: str, version: str | None) -> Inf
     header, raw = split_body(read_body(state.config.max_body_bytes))
     body = parse_infer(header)
     model = lookup(state, name, version)
-    tensors = input_tensors(body.inputs, raw)
+    tensors = input_tensors(body.inputs, raw, input_datatypes(model))
     cfg = state.config
     observations = tensors.get("observations")
     if observations is None:
@@ -92,9 +102,15 @@ def preprocess_infer(state: ServiceState, name: str, version: str | None) -> Inf
     carried = initial is not None
     check_steps(lengths, carried, horizon, model, cfg, "observations")
     outputs, binary = chosen_outputs(body, level is not None)
-    internals: InternalsMode = "all" if any(o in QUANTITIES for o in outputs) else "none"
+    internals: InternalsMode = "all" if any(o in INTERNAL_OUTPUTS for o in outputs) else "none"
     check_internals_size(internals, lengths, carried, horizon, model, cfg)
     offsets = None if level is None else offsets_for(model, level, horizon)
+    # What the model reads besides the observations goes through /forecast's own checks,
+    # as the batch fields they stand for.
+    fields = exog_fields(tensors, model, batch, steps, horizon)
+    times = time_inputs(fields, model, lengths, True)
+    exog = exog_inputs(fields, model, lengths, times, True)
+    ids = series_inputs(fields, model, batch, True)
     request = ForecastRequest(
         id=body.id,
         model=model,
@@ -106,6 +122,8 @@ def preprocess_infer(state: ServiceState, name: str, version: str | None) -> Inf
         interval=level,
         offsets=offsets,
         return_state=any(o in STATE_OUTPUTS for o in outputs),
+        exog=exog,
+        series=ids,
     )
     return InferCall(request, body.id, outputs, binary)
 
@@ -152,16 +170,19 @@ def parse_infer(header: bytes) -> InferRequest:
         raise invalid(f"{field}: {first['msg']}") from None
 
 
-def input_tensors(inputs: list[RequestInput], raw: bytes) -> dict[str, np.ndarray]:
-    """Every input by name, decoded from its JSON data or its share of the binary data."""
+def input_tensors(
+    inputs: list[RequestInput], raw: bytes, known: dict[str, tuple[str, ...]]
+) -> dict[str, np.ndarray]:
+    """Every input by name, decoded from its JSON data or its share of the binary data;
+    `known`: the model's inputs and the datatypes each may come in."""
     found: dict[str, np.ndarray] = {}
     offset = 0
     for spec in inputs:
-        datatypes = INPUT_DATATYPES.get(spec.name)
+        datatypes = known.get(spec.name)
         if datatypes is None:
             raise invalid(
-                f"inputs: no input is named {spec.name!r}; the inputs are "
-                f"{', '.join(INPUT_DATATYPES)}"
+                f"inputs: this model has no input named {spec.name!r}; its inputs are "
+                f"{', '.join(known)}"
             )
         if spec.name in found:
             raise invalid(f"inputs: {spec.name!r} is given twice")
@@ -254,6 +275,60 @@ def initial_state(
         if loc_t is not None and scale_t is not None:
             loc_t, scale_t = loc_t.expand(batch), scale_t.expand(batch)
     return InitialState(h0.contiguous(), c0.contiguous(), loc_t, scale_t)
+
+
+def rows_of(tensors: dict[str, np.ndarray], name: str, batch: int, width: int) -> list[Any] | None:
+    """A [batch or 1, width] tensor as one Python list per sequence; None if not given."""
+    values = tensors.get(name)
+    if values is None:
+        return None
+    if values.ndim != 2 or values.shape[0] not in (1, batch) or values.shape[1] != width:
+        raise invalid(
+            f"{name}: shape must be [{batch}, {width}] (or [1, {width}] for every sequence), "
+            f"got {list(values.shape)}"
+        )
+    return [values[0 if values.shape[0] == 1 else k].tolist() for k in range(batch)]
+
+
+def ids_of(tensors: dict[str, np.ndarray], name: str, batch: int) -> list[str] | None:
+    """A BYTES [batch or 1] tensor as one string per sequence; None if not given."""
+    values = tensors.get(name)
+    if values is None:
+        return None
+    if values.ndim != 1 or values.shape[0] not in (1, batch):
+        raise invalid(
+            f"{name}: shape must be [{batch}] (or [1] for every sequence), got {list(values.shape)}"
+        )
+    return [str(values[0 if values.shape[0] == 1 else k]) for k in range(batch)]
+
+
+def exog_fields(
+    tensors: dict[str, np.ndarray], model: LoadedModel, batch: int, steps: int, horizon: int
+) -> ForecastBody:
+    """The times, covariates and series ids of the tensors, as the batch fields of a
+    /forecast body (only those are set), each tensor's shape checked first."""
+    covariates: list[dict[str, Any]] | None = None
+    named = [*model.past_covariates, *model.future_covariates]
+    if named:
+        covariates = [{} for _ in range(batch)]
+        for name in named:
+            ahead = name in model.future_covariates
+            width = steps + horizon if ahead else steps
+            rows = rows_of(tensors, COVARIATE + name, batch, width)
+            if rows is None:
+                what = "steps + horizon" if ahead else "steps"
+                raise invalid(
+                    f"{COVARIATE}{name}: missing; this model reads it as FP32 [batch, {what}]"
+                )
+            for k, row in enumerate(rows):
+                covariates[k][name] = row
+    return ForecastBody.model_construct(
+        horizon=horizon,
+        timestamps=rows_of(tensors, "timestamps", batch, steps),
+        start=ids_of(tensors, "start", batch),
+        covariates=covariates,
+        series=ids_of(tensors, "series", batch),
+    )
 
 
 def chosen_outputs(body: InferRequest, interval: bool) -> tuple[tuple[str, ...], frozenset[str]]:

@@ -19,6 +19,8 @@ def output_values(name: str, results: Sequence[SequenceResult]) -> np.ndarray:
     if name in QUANTITIES:
         k = QUANTITIES.index(name)
         rows = [None if r.internals is None else r.internals[:, k] for r in results]  # (L, S, H)
+    elif name == "inputs":
+        rows = [r.inputs for r in results]  # each (S, I)
     elif name == "forecast":
         rows = [r.forecast for r in results]  # each (horizon,)
     elif name in ("lower", "upper"):

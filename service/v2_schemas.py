@@ -2,19 +2,22 @@
 responses the OpenAPI document describes.
 
 Tensor data is a flat or nested (up to 3 levels) list of finite numbers within float32's
-range; which tensors, datatypes and shapes a model takes is checked after validation
-(service.v2_request), against service.v2_model.
+range, or (BYTES) a flat or nested (up to 2 levels) list of short strings; which tensors,
+datatypes and shapes a model takes is checked after validation (service.v2_request),
+against service.v2_model.
 """
 
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas import Name, Number
+from service.schemas import Name, Number, Time
 
 Parameter = bool | int | float | str
 Parameters = dict[Annotated[str, Field(max_length=128)], Parameter]
-TensorData = list[Number] | list[list[Number]] | list[list[list[Number]]]
+TensorData = (
+    list[Number] | list[list[Number]] | list[list[list[Number]]] | list[Time] | list[list[Time]]
+)
 Dim = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 STRICT = ConfigDict(extra="forbid", strict=True)

@@ -78,7 +78,15 @@ def test_batch_forecast_and_internals_equal_forecast_route(client) -> None:
     assert status == 200, body
     assert body["id"] == "r1" and body["model_name"] == "tiny" and body["model_version"]
     out = by_name(body)
-    assert list(out) == ["forecast", *QUANTITIES, "state_h", "state_c", "state_loc", "state_scale"]
+    assert list(out) == [
+        "forecast",
+        *QUANTITIES,
+        "inputs",
+        "state_h",
+        "state_c",
+        "state_loc",
+        "state_scale",
+    ]
     ref = client.post(
         "/forecast", json={"model": "tiny", "sequences": SEQS, "horizon": 3, "return_state": True}
     ).get_json()
@@ -92,6 +100,8 @@ def test_batch_forecast_and_internals_equal_forecast_route(client) -> None:
         assert out[name].shape == (3, 2, steps, 8), name
         layers = [[layer[name] for layer in seq["layers"]] for seq in ref["internals"]]
         np.testing.assert_array_equal(out[name], np.asarray(layers, np.float32), err_msg=name)
+    inputs = np.asarray([seq["inputs"] for seq in ref["internals"]], np.float32)  # (B, S, 1)
+    np.testing.assert_allclose(out["inputs"], inputs, rtol=1e-6)
     for name, key in (("state_h", "h"), ("state_c", "c"), ("state_scale", "scale")):
         state = np.asarray([s[key] for s in ref["state"]], np.float32)
         np.testing.assert_array_equal(out[name], state, err_msg=name)
@@ -109,9 +119,9 @@ def test_only_the_outputs_asked_for_are_computed(client, monkeypatch) -> None:
     modes: list[str] = []
     real = inference.call_model
 
-    def spy(module, x, horizon, internals, state, traits):
+    def spy(module, x, horizon, internals, state, traits, *more):
         modes.append(internals)
-        return real(module, x, horizon, internals, state, traits)
+        return real(module, x, horizon, internals, state, traits, *more)
 
     monkeypatch.setattr(inference, "call_model", spy)
     status, body = infer(client, [tensor("observations", "FP32", SEQS)], ["forecast"])
