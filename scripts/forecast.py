@@ -7,7 +7,7 @@ python -m scripts.forecast --data sales.csv --name sales --output forecasts.parq
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +164,24 @@ def checkpoint_path(cfg: ForecastConfig) -> Path:
     raise DataError(f"model {cfg.name!r} has no version {cfg.version}")
 
 
+def model_data(data: DataConfig, model: LoadedModel) -> DataConfig:
+    """The data flags with the covariate columns the model reads, so that they need not be
+    repeated; DataError when the flags name others."""
+    reads = model.past_covariates, model.future_covariates
+    given = data.past_covariates, data.future_covariates
+    if any(given) and given != reads:
+        raise DataError(
+            f"this model reads past covariates {', '.join(reads[0]) or 'none'} and future "
+            f"covariates {', '.join(reads[1]) or 'none'}: leave out --past-covariates and "
+            "--future-covariates"
+        )
+    return replace(data, past_covariates=reads[0], future_covariates=reads[1])
+
+
 def warn_frequency(model: LoadedModel, series: list[Series]) -> None:
     """Warn once when the data's frequency is not the one the model was trained on."""
+    if model.calendar:  # forecast_all refuses such a series: its calendar would be off
+        return
     trained = model.meta.frequency
     other = next((s for s in series if trained and s.freq and s.freq != trained), None)
     if other is not None:
@@ -208,7 +224,9 @@ def run(argv: list[str] | None = None) -> Summary:
         check_target(internals_path, INTERNALS_SUFFIXES, "--internals")
     configure_torch(cfg.threads)
     model = open_checkpoint(checkpoint_path(cfg))
-    everything = load_series(data)
+    data = model_data(data, model)
+    # Rows after a series' last value hold the horizon's future covariates.
+    everything = load_series(data, ahead=bool(model.future_covariates))
     with_times = any(s.timestamps is not None for s in everything)  # the same in every shard
     mine = [s for s in everything if cfg.part.owns(s.name)]
     kept, skipped = usable(model, mine)

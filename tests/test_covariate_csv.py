@@ -45,3 +45,38 @@ def test_an_absent_covariate_column_is_named(write_csv) -> None:
     path = write_csv("long.csv", LONG)
     with pytest.raises(DataError, match="no covariate column 'rain'"):
         load_series(DataConfig(paths=[path], past_covariates=["rain"]))
+
+
+AHEAD = """date,value,temp,price
+2024-01-01,1,20,5
+2024-01-02,2,21,6
+2024-01-03,3,22,7
+2024-01-04,,,8
+2024-01-05,,,
+2024-01-06,,,10
+"""
+
+
+def test_rows_after_the_last_value_hold_the_horizon_when_forecasting(write_csv) -> None:
+    path = write_csv("ahead.csv", AHEAD)
+    cfg = DataConfig(paths=[path], past_covariates=["temp"], future_covariates=["price"])
+    (s,) = load_series(cfg, ahead=True)
+    assert s.values.tolist() == [1.0, 2.0, 3.0] and s.filled == 0
+    assert s.timestamps is not None and s.wall is not None
+    assert len(s.timestamps) == len(s.wall) == 3  # the observed days alone
+    got = {name: column.tolist() for name, column in s.covariates.items()}
+    assert got == {"temp": [20.0, 21.0, 22.0], "price": [5.0, 6.0, 7.0]}
+    assert list(s.ahead) == ["price"]  # a gap interpolates, as in training
+    assert s.ahead["price"].tolist() == [8.0, 9.0, 10.0]
+    with pytest.raises(DataError, match=r"'price'.*1 missing values \(first at horizon row 2"):
+        load_series(DataConfig(**{**cfg.__dict__, "missing": "error"}), ahead=True)
+
+
+def test_training_reads_rows_without_a_value_as_missing_values(write_csv) -> None:
+    path = write_csv("ahead.csv", AHEAD)
+    cfg = DataConfig(paths=[path], past_covariates=["temp"], future_covariates=["price"])
+    (s,) = load_series(cfg)
+    assert s.values.tolist() == [1.0, 2.0, 3.0, 3.0, 3.0, 3.0] and s.filled == 3
+    assert s.ahead == {}
+    with pytest.raises(DataError, match="has 3 missing values"):
+        load_series(DataConfig(**{**cfg.__dict__, "missing": "error"}))

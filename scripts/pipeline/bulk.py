@@ -1,10 +1,13 @@
 """Forecast many series in this process with a checkpoint, through the service's own path.
 
 The checkpoint is loaded, checked and warmed up by service.checkpoint and run by
-service.inference, as POST /forecast does. Each series is first cut to the observations the
-model reads (its context, or the longest season its decoder looks back, if longer), which
-gives the forecast of the whole series; so series of any length past that share one length
-and run in full batches.
+service.inference, as POST /forecast does, with the inputs the service builds from
+`timestamps`, `covariates` and `series`: calendar inputs from each series' times continued
+on the model's grid (service.timeline), covariates from its columns (future ones over the
+horizon from the rows after its last value), and its embedding id. Each series is first
+cut to the observations the model reads (its context, or the longest season its decoder
+looks back, if longer), which gives the forecast of the whole series; so series of any
+length past that share one length and run in full batches.
 """
 
 import os
@@ -21,6 +24,7 @@ from service import inference
 from service.checkpoint import CheckpointError, LoadedModel, load_checkpoint
 from service.inference import IntervalOffsets
 from service.schemas import FLOAT32_MAX, InternalsMode
+from service.timeline import calendar_rows, grid, parse_frequency
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class BulkResult:
     first_position: np.ndarray  # (N,) int64: series index of the value read at its first step
     forecast_times: list[list[str] | None]  # ISO 8601 per forecast step, None: no timestamps
     step_times: list[list[str] | None]  # ISO 8601 of the value read at each internals step
+    inputs: np.ndarray | None = None  # (N, S, I): the LSTM's input vector at each step
+    input_names: tuple[str, ...] = ()  # (I,) what each element of an input vector is
 
     @property
     def positions(self) -> np.ndarray:
@@ -107,6 +113,71 @@ def usable(model: LoadedModel, series: Sequence[Series]) -> tuple[list[Series], 
     return kept, [s.name for s in series if len(s.values) < need]
 
 
+def some(names: Sequence[str]) -> str:
+    """The first few names, for a message."""
+    return ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
+
+
+def exog_inputs(model: LoadedModel, s: Series, need: int, horizon: int) -> np.ndarray:
+    """One series' raw exogenous inputs over its last `need` values and the horizon, as the
+    service builds them from timestamps and covariates: (T + horizon, E) float32."""
+    calendar, past, future = model.calendar, model.past_covariates, model.future_covariates
+    n = min(need, len(s.values))
+    total = n + horizon
+    exog = np.zeros((total, len(model.meta.network.exog_names)), dtype=np.float32)  # (T + H, E)
+    if calendar:
+        if s.wall is None:
+            raise DataError(
+                f"series {s.name!r} has no timestamps; this model reads calendar inputs "
+                f"({', '.join(calendar)}): give the data a time column"
+            )
+        trained, own = parse_frequency(model.meta.frequency), parse_frequency(s.freq)
+        if trained is not None and own is not None and own != trained:
+            raise DataError(
+                f"series {s.name!r} has frequency {s.freq}, this model reads calendar inputs "
+                f"on its {model.meta.frequency!r} grid"
+            )
+        step = trained or own
+        if step is None:
+            raise DataError(
+                f"series {s.name!r}: no regular frequency to continue its times over the "
+                "horizon (the model has none and the series shows none)"
+            )
+        seen = s.wall[-n:]  # (T,) wall-clock seconds
+        # The horizon keeps the last time's UTC offset, as the service's timeline does.
+        wall = np.concatenate([seen, grid(int(seen[-1]), step, horizon + 1)[1:]])  # (T + H,)
+        exog[:, : len(calendar)] = calendar_rows(wall.astype(np.int64).tobytes(), tuple(calendar))
+    have = len(s.ahead.get(future[0], ())) if future else horizon  # rows shared by them all
+    if have < horizon:
+        raise DataError(
+            f"series {s.name!r}: the future covariates ({', '.join(future)}) need {horizon} "
+            f"rows after its last value, one per horizon step; found {have}"
+        )
+    for j, name in enumerate([*past, *future]):
+        column = len(calendar) + j
+        exog[:n, column] = s.covariates[name][-n:]
+        if name in future:
+            exog[n:, column] = s.ahead[name][:horizon]
+        else:  # known up to the last value: carried forward, as the service sends it
+            exog[n:, column] = s.covariates[name][-1]
+    return exog
+
+
+def series_inputs(model: LoadedModel, series: Sequence[Series]) -> np.ndarray | None:
+    """The embedding ids (N,) int64 of the series' names; None for a model without one."""
+    ids = model.series_ids
+    if not ids:
+        return None
+    index = {name: i for i, name in enumerate(ids)}
+    for s in series:
+        if s.name not in index:
+            raise DataError(
+                f"series {s.name!r} is not in this model's series embedding (it knows "
+                f"{some(ids)}); forecast it with a model trained on it"
+            )
+    return np.array([index[s.name] for s in series], dtype=np.int64)
+
+
 def forecast_all(
     model: LoadedModel,
     series: Sequence[Series],
@@ -117,6 +188,10 @@ def forecast_all(
     offsets = check_request(model, req)
     need = observed_need(model)
     inputs = [np.asarray(s.values[-need:], dtype=np.float32) for s in series]  # each (T,)
+    exog = None
+    if model.traits.exogenous and model.meta.network.exog_names:
+        exog = [exog_inputs(model, s, need, req.horizon) for s in series]  # each (T + H, E)
+    ids = series_inputs(model, series)  # (N,)
     runs = {n: int(model.module.steps_run(n, False)) for n in {len(x) for x in inputs}}
     lengths = [len(s.values) for s in series]
     steps, first = kept_steps(lengths, [runs[len(x)] for x in inputs], model, req)
@@ -125,15 +200,26 @@ def forecast_all(
     lower = upper = None
     if offsets is not None:
         lower, upper = np.empty((n, h), dtype=np.float32), np.empty((n, h), dtype=np.float32)
-    internals = None
+    internals = inputs_seen = None
     width = int(steps.max(initial=0))
     if req.internals != "none":
         shape = (n, model.num_layers, len(QUANTITIES), width, model.hidden_size)
         internals = np.full(shape, np.nan, dtype=np.float32)  # (N, L, 6, S, H)
+        size = len(model.input_names)
+        inputs_seen = np.full((n, width, size), np.nan, dtype=np.float32)  # (N, S, I)
     for batch in batches([len(x) for x in inputs], req.batch_size):
         sequences = [inputs[i] for i in batch]
         results = inference.run(
-            model.module, sequences, h, req.internals, None, offsets, False, model.traits
+            model.module,
+            sequences,
+            h,
+            req.internals,
+            None,
+            offsets,
+            False,
+            model.traits,
+            None if exog is None else [exog[i] for i in batch],
+            None if ids is None else ids[batch],
         )
         for i, r in zip(batch, results, strict=True):
             forecast[i] = r.forecast
@@ -142,6 +228,8 @@ def forecast_all(
                 lower[i], upper[i] = r.lower, r.upper
             if internals is not None and r.internals is not None:
                 internals[i, :, :, width - r.internals.shape[2] :] = r.internals  # (L, 6, s, H)
+            if inputs_seen is not None and r.inputs is not None:
+                inputs_seen[i, width - r.inputs.shape[0] :] = r.inputs  # (s, I)
         progress(len(batch))
     return BulkResult(
         series=list(series),
@@ -158,6 +246,8 @@ def forecast_all(
             times(s, model, int(p), int(k)) if k else None
             for s, p, k in zip(series, first, steps, strict=True)
         ],
+        inputs=inputs_seen,
+        input_names=tuple(model.input_names),
     )
 
 

@@ -102,6 +102,9 @@ def internals_arrays(result: BulkResult, about: dict[str, Any]) -> dict[str, np.
         "positions": result.positions,  # (N, S)
         "forecast": result.forecast,  # (N, horizon)
     }
+    if result.inputs is not None:
+        out["inputs"] = result.inputs  # (N, S, I)
+        out["input_names"] = np.array(result.input_names, dtype=str)
     if result.lower is not None and result.upper is not None:
         out["lower"], out["upper"] = result.lower, result.upper
     if any(t is not None for t in result.step_times):

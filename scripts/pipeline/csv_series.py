@@ -9,6 +9,7 @@ import io
 import logging
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -99,7 +100,9 @@ class Series:
     """One series on a regular time grid (or in file order), with no missing values left.
 
     wall: each step's local wall-clock time, in seconds since 1970-01-01T00:00 on the clock
-    of its own UTC offset (model.calendar); covariates: each covariate column, filled.
+    of its own UTC offset (model.calendar); covariates: each covariate column, filled;
+    ahead: each future covariate's values in the rows after the last value, when loaded
+    for forecasting (load_series' `ahead`), else empty.
     """
 
     name: str
@@ -110,6 +113,7 @@ class Series:
     source: str
     wall: np.ndarray | None = None
     covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    ahead: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _expand(paths: list[str]) -> list[Path]:
@@ -298,8 +302,10 @@ def _build(
     lines: np.ndarray,
     path: Path,
     policy: str,
+    ahead: Sequence[str] = (),
 ) -> Series:
-    """Sort, check, regularise and fill one series and its covariates."""
+    """Sort, check, regularise and fill one series and its covariates; rows after its last
+    value are cut off and give the `ahead` covariates' horizon values (Series.ahead)."""
     where, freq, wall = f"series {name!r} (file {path})", None, None
     if ts is not None and offsets is not None:
         order = np.argsort(ts.asi8, kind="stable")  # an unsorted file is fine
@@ -321,24 +327,44 @@ def _build(
             offsets = pd.Series(regrid(offsets.astype(float))).ffill().to_numpy(np.int64)
             ts = grid
         wall = ts.as_unit("s").asi8 + offsets  # ts is naive (wall-clock) or UTC-based
+    end = len(vals)  # one past the last observed row
+    if ahead and (seen := ~np.isnan(vals)).any():
+        # Rows after the last value are the horizon's, not missing values; the rest of the
+        # series is as without them.
+        end -= int(seen[::-1].argmax())
+        vals, lines = vals[:end], lines[:end]
+        if ts is not None and wall is not None:
+            ts, wall = ts[:end], wall[:end]
     missing = np.isnan(vals)
     first = ""
     if missing.any():
         i = int(missing.argmax())
         first = _fmt(ts[i]) if ts is not None else f"line {lines[i]}"
     vals = _fill(vals, policy, where, first)
+    later: dict[str, np.ndarray] = {}
     for c, v in covs.items():
-        gap = np.isnan(v)
+        # A future covariate is filled over the horizon's rows too, so that a gap at the
+        # boundary interpolates; the others end with the last value.
+        whole = v if c in ahead else v[:end]
+        gap = np.isnan(whole)
         at = int(gap.argmax())
-        spot = "" if not gap.any() else _fmt(ts[at]) if ts is not None else f"line {lines[at]}"
-        covs[c] = _fill(v, policy, f"covariate {c!r} of {where}", spot).astype(np.float64)
+        if not gap.any():
+            spot = ""
+        elif at >= end:
+            spot = f"horizon row {at - end + 1}, after the last value"
+        else:
+            spot = _fmt(ts[at]) if ts is not None else f"line {lines[at]}"
+        filled = _fill(whole, policy, f"covariate {c!r} of {where}", spot).astype(np.float64)
+        covs[c] = filled[:end]
+        if c in ahead:
+            later[c] = filled[end:]  # (rows after the last value,)
     log.info("%s: %d points, freq %s, filled %d", where, len(vals), freq, missing.sum())
     return Series(
-        name, vals.astype(np.float64), ts, freq, int(missing.sum()), str(path), wall, covs
+        name, vals.astype(np.float64), ts, freq, int(missing.sum()), str(path), wall, covs, later
     )
 
 
-def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
+def _load_file(path: Path, cfg: DataConfig, ahead: bool) -> list[Series]:
     """All series in one CSV, in its own layout."""
     df, lines, sep = _read_table(path, cfg.sep)
     named = {"series_col": cfg.series_col, "time_col": cfg.time_col, "value_col": cfg.value_col}
@@ -400,17 +426,20 @@ def _load_file(path: Path, cfg: DataConfig) -> list[Series]:
             lines[ix],
             path,
             cfg.missing,
+            cfg.future_covariates if ahead else (),
         )
         for n, c, ix in parts
     ]
 
 
-def load_series(cfg: DataConfig) -> list[Series]:
-    """Every series in the configured CSVs: regular, filled and uniquely named."""
+def load_series(cfg: DataConfig, ahead: bool = False) -> list[Series]:
+    """Every series in the configured CSVs: regular, filled and uniquely named. With
+    `ahead` (forecasting), rows after a series' last value are not missing values: they
+    hold its future covariates over the horizon (Series.ahead)."""
     for what, value, ok in (("layout", cfg.layout, LAYOUTS), ("missing", cfg.missing, MISSING)):
         if value not in ok:
             raise DataError(f"{what} must be one of {', '.join(ok)}, not {value!r}")
-    out = [s for path in _expand(cfg.paths) for s in _load_file(path, cfg)]
+    out = [s for path in _expand(cfg.paths) for s in _load_file(path, cfg, ahead)]
     clash = Counter(s.name for s in out)
     for s in out:
         s.name = f"{Path(s.source).stem}/{s.name}" if clash[s.name] > 1 else s.name
