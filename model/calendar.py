@@ -8,6 +8,7 @@ daylight-saving change. Only torch and the standard library are used.
 """
 
 import datetime as dt
+import functools
 import math
 
 import torch
@@ -136,12 +137,44 @@ def cycle_positions(wall: Tensor, cycles: list[str]) -> Tensor:
     return torch.cat(rows)
 
 
+# The inputs of the cycles a day alone places, for every day of the table, computed once
+# by calendar_arithmetic: on the request path a lookup costs a few tensor operations where
+# the arithmetic costs a dozen.
+DAY_NAMES = tuple(f"{cycle}_{part}" for cycle in DAY_CYCLES for part in ("sin", "cos"))
+_day_features: list[Tensor] = []
+
+
+@functools.lru_cache(maxsize=64)
+def _day_columns(names: tuple[str, ...]) -> Tensor | None:
+    """The columns of DAY_NAMES that give `names`; None when one needs the time of day."""
+    if not all(n in DAY_NAMES for n in names):
+        return None
+    return torch.tensor([DAY_NAMES.index(n) for n in names])
+
+
 def calendar_features(wall: Tensor, names: list[str]) -> Tensor:
     """The calendar inputs `names` (NAMES entries) of wall-clock seconds (N,) int64:
-    (N, len(names)) float32, computed in float64 and rounded once."""
+    (N, len(names)) float32. Inputs of whole days come from a table of calendar_arithmetic's
+    values for 1900-2199, the rest from calendar_arithmetic itself: training and the
+    service call this one function, so they get the same values for the same times."""
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         raise ValueError(f"unknown calendar input {unknown[0]!r}")
+    columns = _day_columns(tuple(names)) if names else None
+    if columns is not None and wall.numel():
+        index = _fdiv(wall.long(), DAY) - TABLE_FIRST  # (N,) rows of the table
+        low, high = torch.aminmax(index)
+        if int(low) >= 0 and int(high) < TABLE_DAYS:
+            if not _day_features:
+                days = torch.arange(TABLE_FIRST, TABLE_FIRST + TABLE_DAYS) * DAY
+                _day_features.append(calendar_arithmetic(days, list(DAY_NAMES)))
+            return _day_features[0].index_select(0, index).index_select(1, columns)  # (N, F)
+    return calendar_arithmetic(wall, names)
+
+
+def calendar_arithmetic(wall: Tensor, names: list[str]) -> Tensor:
+    """calendar_features by calendar arithmetic, for any time: computed in float64 and
+    rounded to float32 once."""
     if not names:
         return torch.zeros(wall.size(0), 0)
     cycles = sorted({n.rsplit("_", 1)[0] for n in names}, key=CYCLES.index)

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from model.calendar import calendar_features
 from model.export import load
 from service.checkpoint_meta import CheckpointMeta, parse_meta
 from service.inference import ModelTraits
@@ -139,6 +140,8 @@ def warm_up(module: torch.jit.ScriptModule, meta: CheckpointMeta) -> None:
         ids = torch.zeros(1, dtype=torch.long) if meta.network.series_embedding else None
         more = (None, None, None, None, exog, ids)
     pin_torch_threads()  # the scan thread has its own OpenMP setting
+    if meta.network.calendar:  # builds model.calendar's day table before the first request
+        calendar_features(torch.zeros(1, dtype=torch.long), list(meta.network.calendar))
     with torch.inference_mode():
         for _ in range(2):
             forecast, h, _c, _loc, _scale = module.forward(x, horizon, *more)

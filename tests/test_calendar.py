@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.calendar import calendar_features, recipe
+from model.calendar import DAY_NAMES, calendar_arithmetic, calendar_features, recipe
 from model.network import NetworkConfig
 from scripts.pipeline.csv_series import DataConfig, load_series
 from scripts.pipeline.features import calendar_kind, exog_matrix
@@ -98,3 +98,17 @@ def test_mixed_offsets_and_naive_times_are_refused() -> None:
             ["2024-01-01T00:00:00", "2024-01-01T01:00:00+00:00"], None, 2, 1, "h", "timestamps"
         )
     assert info.value.status == 400 and "UTC offset" in str(info.value)
+
+
+def test_the_day_table_gives_the_arithmetics_values_and_stops_at_its_ends() -> None:
+    first, last = -25567, 109573 - 25567 - 1  # 1900-01-01 and 2199-12-31, in days
+    inside = torch.cat([torch.arange(first, first + 400), torch.arange(last - 400, last + 1)])
+    spans = [inside, torch.arange(first - 3, first + 3), torch.arange(last - 3, last + 3)]
+    for days in spans:
+        wall = days * 86400 + 3600  # 01:00 on each day
+        for names in (list(DAY_NAMES), recipe("daily"), recipe("monthly"), recipe("sub_daily")):
+            assert torch.equal(calendar_features(wall, names), calendar_arithmetic(wall, names))
+    monday = torch.tensor([4 * 86400])  # 1970-01-05
+    assert calendar_features(monday, ["day_of_week_sin", "day_of_week_cos"]).tolist() == [
+        [0.0, 1.0]
+    ]
