@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=REPO / "bench" / "results" / "serve-covariates.md",
         help="report to write",
     )
-    p.add_argument("--dry-run", action="store_true", help="tiny models and 30 requests per case")
+    p.add_argument("--dry-run", action="store_true", help="tiny models and 100 requests per case")
     return p
 
 
@@ -111,6 +111,7 @@ def synthetic_csv(path: Path, points: int = 1500, seed: int = 0) -> Path:
 
 def train_models(folder: Path, args: argparse.Namespace) -> None:
     """`plain` and `covariates`, one shape, in subprocesses (no Lightning here)."""
+    folder.mkdir(parents=True, exist_ok=True)
     csv = synthetic_csv(folder / "_sales.csv")
     steps = 30 if args.dry_run else 300
     shape = flags(window=args.window, hidden=args.hidden, layers=args.layers, max_steps=steps)
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     """Train, serve, measure, report."""
     args = build_parser().parse_args(argv)
     if args.dry_run:
-        args.hidden, args.layers, args.requests, args.warmup, args.repeat = 8, 1, 30, 10, 1
+        args.hidden, args.layers, args.requests, args.warmup, args.repeat = 8, 1, 100, 10, 1
     fixed = run_ab if have_ab() else run_python
     with tempfile.TemporaryDirectory(prefix="gatecast-cov-bench-") as tmp:
         folder = args.model_dir or Path(tmp)
