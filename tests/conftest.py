@@ -180,3 +180,13 @@ def covariate_models(tmp_path_factory: pytest.TempPathFactory, covariate_csv: Pa
         ]
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def shops(covariate_models: Path):
+    """The service on the covariate model folder, batching off; shared, so read-only."""
+    from service import ServiceConfig, create_app
+
+    app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
+    yield app
+    app.extensions["gatecast"].registry.close()

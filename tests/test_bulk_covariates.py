@@ -3,7 +3,6 @@ service's inputs from the CSV (future covariates from the rows after the last va
 service's forecasts, and bad data refused in one line."""
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,11 @@ from flask import Flask
 from model.export import list_checkpoints
 from scripts import forecast
 from scripts.pipeline import bulk
-from service import ServiceConfig, create_app, inference
+from service import inference
 
 HORIZON = 3
 OBSERVED = 60  # days of each shop the CSV gives values of
 SHOPS = ("north", "south")
-
-
-@pytest.fixture(scope="module")
-def shops(covariate_models: Path) -> Iterator[Flask]:
-    """The service on the covariate model folder, batching off."""
-    app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
-    yield app
-    app.extensions["gatecast"].registry.close()
 
 
 def days_of(covariate_csv: Path, shop: str) -> list[dict[str, str]]:

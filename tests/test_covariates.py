@@ -3,7 +3,6 @@
 import csv
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,6 @@ from service import ServiceConfig, create_app
 
 HORIZON = 3
 OBSERVED = 20
-
-
-@pytest.fixture(scope="module")
-def shops(covariate_models: Path) -> Iterator[Flask]:
-    """The service on the covariate model folder, batching off."""
-    app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
-    yield app
-    app.extensions["gatecast"].registry.close()
 
 
 def rows(csv_path: Path, shop: str) -> list[dict[str, str]]:

@@ -1,6 +1,5 @@
 """GET /models/<name>/versions/<version>/input-weights: weight_ih per layer, gate and unit."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,19 +7,10 @@ import torch
 from flask import Flask
 
 from model.export import list_checkpoints
-from service import ServiceConfig, create_app
 
 GATES = ["input_gate", "forget_gate", "candidate", "output_gate"]  # PyTorch's i, f, g, o
 # The tests read the checkpoints with torch alone, as a client without gatecast would.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
-
-
-@pytest.fixture(scope="module")
-def shops(covariate_models: Path) -> Iterator[Flask]:
-    """The service on the covariate model folder."""
-    app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0))
-    yield app
-    app.extensions["gatecast"].registry.close()
 
 
 def expected_rows(path: Path, layer: int) -> dict[str, list[list[float]]]:

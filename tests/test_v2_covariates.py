@@ -1,7 +1,6 @@
 """Open Inference Protocol v2 for a model that reads calendar inputs, covariates and a
 series embedding: the same forecast and input vectors as /forecast, and clear refusals."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,9 @@ import pytest
 import tritonclient.http as triton
 from flask import Flask
 
-from service import ServiceConfig, create_app
 from tests.test_covariates import HORIZON, OBSERVED, body_for, post
 
 INFER = "/v2/models/shops/infer"
-
-
-@pytest.fixture(scope="module")
-def shops(covariate_models: Path) -> Iterator[Flask]:
-    """The service on the covariate model folder, batching off."""
-    app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
-    yield app
-    app.extensions["gatecast"].registry.close()
 
 
 def tensor(name: str, datatype: str, values: Any) -> dict[str, Any]:

@@ -21,22 +21,17 @@ The fixed-body cases use ApacheBench when it is installed; the varying-body case
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import math
 import random
-import statistics
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import REPO, command, flags, machine, run_train, table, train_command
-from bench.http_client import HOST
-from bench.serve.load import Result, Runner, have_ab, run_ab, run_python
+from bench.serve.load import Result, Runner, have_ab, run_ab, run_python, run_python_bodies
 from bench.server import gunicorn
 from model.export import list_checkpoints, load
 
@@ -142,46 +137,6 @@ def body(model: str, start: int, window: int, horizon: int, internals: str, **mo
     return json.dumps(fields).encode()
 
 
-def run_bodies(url: str, n: int, c: int, bodies: list[bytes]) -> Result:
-    """Like load.run_python, but request k sends bodies[k % len(bodies)]."""
-    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-    path = "/" + url.split("/", 3)[3]
-    latencies: list[float] = []
-    failed = [0]
-    lock = threading.Lock()
-    counter = [0]
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=60)
-        while True:
-            with lock:
-                if counter[0] == n:
-                    break
-                k = counter[0]
-                counter[0] += 1
-            start = time.perf_counter()
-            conn.request(
-                "POST", path, bodies[k % len(bodies)], {"Content-Type": "application/json"}
-            )
-            reply = conn.getresponse()
-            reply.read()
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                failed[0] += reply.status != 200
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(c)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return Result(n, failed[0], n / wall, cuts[49] * 1e3, cuts[98] * 1e3)
-
-
 def median_run(run: Callable[[int], Result], args: argparse.Namespace) -> Result:
     """The median (by p50) of --repeat runs, after a warm-up."""
     run(args.warmup)
@@ -200,7 +155,7 @@ def measure(
 
     def varying(model: str, **more: bool) -> Result:
         bodies = [body(model, s, args.window, horizon, internals, **more) for s in range(1000)]
-        return median_run(lambda n: run_bodies(url, n, c, bodies), args)
+        return median_run(lambda n: run_python_bodies(url, n, c, bodies), args)
 
     plain = fixed_case("plain")
     plain_py = varying("plain")

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -79,21 +79,28 @@ def run_ab(url: str, n: int, c: int, body: bytes | None) -> Result:
 def run_python(url: str, n: int, c: int, body: bytes | None) -> Result:
     """c threads with keep-alive connections share n requests. It competes with the server
     for the GIL-free cores less well than ab, so its rates are lower: a fallback only."""
+    return run_python_bodies(url, n, c, [body])
+
+
+def run_python_bodies(url: str, n: int, c: int, bodies: Sequence[bytes | None]) -> Result:
+    """run_python, request k sending bodies[k % len(bodies)] (None: GET), so that each
+    request can differ from the last (ab sends one body)."""
     parts = urlsplit(url)
     host, port, path = parts.hostname or HOST, parts.port or 80, parts.path or "/"
-    method = "POST" if body is not None else "GET"
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
-    quota = [n]
+    sent = [0]
 
     def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=60)
         while True:
             with lock:
-                if quota[0] == 0:
+                if sent[0] == n:
                     break
-                quota[0] -= 1
+                body = bodies[sent[0] % len(bodies)]
+                sent[0] += 1
+            method = "POST" if body is not None else "GET"
             start = time.perf_counter()
             try:
                 ok = request(port, method, path, body, conn=conn).status == 200
