@@ -253,7 +253,10 @@ class GateLSTM(nn.Module):
             return loc, torch.maximum(spread, self.floor_abs + self.floor_rel * loc.abs())
         if self.norm_mode == 1:
             return self.global_loc.expand(b, 1), self.global_scale.expand(b, 1)
-        return torch.zeros(b, 1, dtype=x.dtype), torch.ones(b, 1, dtype=x.dtype)
+        return (
+            torch.zeros(b, 1, dtype=x.dtype, device=x.device),
+            torch.ones(b, 1, dtype=x.dtype, device=x.device),
+        )
 
     @torch.jit.export
     def scale(self, x: Tensor) -> Tensor:
@@ -271,7 +274,9 @@ class GateLSTM(nn.Module):
         """
         b = like.size(0)
         if exog is None:
-            scaled = torch.zeros(b, total, self.n_exog, dtype=like.dtype)  # (B, total, E)
+            scaled = torch.zeros(
+                b, total, self.n_exog, dtype=like.dtype, device=like.device
+            )  # (B, total, E)
         else:
             if exog.dim() != 3 or exog.size(0) != b or exog.size(2) != self.n_exog:
                 raise ValueError(f"exog must have shape (B, T + horizon, {self.n_exog})")
@@ -285,7 +290,7 @@ class GateLSTM(nn.Module):
                 scaled = torch.cat([scaled[:, :, :lo], past, scaled[:, :, hi:]], dim=2)
         if self.n_embed > 0:
             if series is None:
-                vec = torch.zeros(b, self.n_embed, dtype=like.dtype)
+                vec = torch.zeros(b, self.n_embed, dtype=like.dtype, device=like.device)
             else:
                 vec = self.series_vectors.index_select(0, series).to(like.dtype)  # (B, N)
             embedded = vec.unsqueeze(1).expand(b, total, self.n_embed)  # (B, total, N)
@@ -310,8 +315,8 @@ class GateLSTM(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Given or zero (h0, c0), each (L, B, H)."""
         shape = [self.num_layers, batch, self.hidden_size]
-        h = torch.zeros(shape, dtype=like.dtype) if h0 is None else h0
-        c = torch.zeros(shape, dtype=like.dtype) if c0 is None else c0
+        h = torch.zeros(shape, dtype=like.dtype, device=like.device) if h0 is None else h0
+        c = torch.zeros(shape, dtype=like.dtype, device=like.device) if c0 is None else c0
         if list(h.shape) != shape or list(c.shape) != shape:
             raise ValueError(f"initial state must have shape {shape}")
         return h, c
@@ -363,7 +368,7 @@ class GateLSTM(nn.Module):
         every trained step without `ahead`."""
         t = z.size(1)
         parts = [top, z[:, t - 1 :]]  # (B, H), (B, 1)
-        steps = torch.arange(1, self.out_steps + 1)  # (S,)
+        steps = torch.arange(1, self.out_steps + 1, device=z.device)  # (S,)
         for season in self.seasons:
             if t < season:
                 raise ValueError(f"this model needs at least {season} observations")
@@ -552,7 +557,7 @@ class GateLSTM(nn.Module):
         generated = 0 if self.direct else horizon - 1
         # Every quantity is written straight into its place in the result (out=), because
         # gathering strided gate slices afterwards costs more than the gates themselves.
-        result = torch.empty(b, n_layers, 6, t + generated, hs, dtype=x.dtype)
+        result = torch.empty(b, n_layers, 6, t + generated, hs, dtype=x.dtype, device=x.device)
         seen = result.narrow(3, 0, t)  # (B, L, 6, R, H)
         flat = self.weights()
         weights = self.cell_weights()
@@ -607,7 +612,9 @@ class GateLSTM(nn.Module):
         if t > 1:
             _, h, c = self.run_lstm(seen[:, : t - 1], h, c)  # the state before the last step
         weights = self.cell_weights()
-        result = torch.empty(x.size(0), self.num_layers, 6, 1, self.hidden_size, dtype=x.dtype)
+        result = torch.empty(
+            x.size(0), self.num_layers, 6, 1, self.hidden_size, dtype=x.dtype, device=x.device
+        )
         slot = result[:, :, :, 0]  # (B, L, 6, H)
         h_list, c_list = list(h.unbind(0)), list(c.unbind(0))
         top = self._cell_step(seen[:, t - 1], h_list, c_list, slot, weights)  # (B, H)
