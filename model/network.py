@@ -139,6 +139,8 @@ class GateLSTM(nn.Module):
     global_scale: Tensor
     exog_loc: Tensor
     exog_scale: Tensor
+    future_weight: Tensor  # (S, K): a parameter, or an empty buffer (learned)
+    series_vectors: Tensor  # (series, N): likewise
     norm_mode: Final[int]
     has_head: Final[bool]
     direct: Final[bool]
@@ -200,11 +202,19 @@ class GateLSTM(nn.Module):
         # Created after the LSTM and the head, and empty without exogenous inputs, so a
         # values-only model's initial weights depend on its seed alone.
         known_steps = self.out_steps if self.direct else 0
-        self.future_weight = nn.Parameter(torch.zeros(known_steps, self.n_known))  # (S, K)
+        self.learned("future_weight", torch.zeros(known_steps, self.n_known))  # (S, K)
         vectors = torch.zeros(len(config.series) if self.n_embed else 0, self.n_embed)
         if self.n_embed:
             vectors.normal_(0.0, 0.1)
-        self.series_vectors = nn.Parameter(vectors)  # (series, N)
+        self.learned("series_vectors", vectors)  # (series, N)
+
+    def learned(self, name: str, value: Tensor) -> None:
+        """A learned tensor: a parameter, or a buffer while it is empty, since an empty
+        parameter never gets a gradient and DDP refuses parameters that get none."""
+        if value.numel():
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
 
     def set_global_stats(self, loc: float, scale: float) -> None:
         """Record the training data's mean and spread for "global" scaling."""
