@@ -142,6 +142,7 @@ class SequenceResult:
     loc: float | None  # the scaling the sequence got, returned with the state
     scale: float | None
     inputs: np.ndarray | None = None  # (S, I) the LSTM's input vectors, with internals
+    scaled_finite: bool = True  # the observed values it ran over stay finite once scaled
 
 
 def call_model(
@@ -244,12 +245,15 @@ def run_parts(
             # idx ascends, so the rows of one part are adjacent: split each part's own rows
             # with its own intervals and state choice.
             start = 0
+            seen = x.numpy()[:, x.size(1) - outputs.run :]  # (G, R) the values the LSTM read
             for k, members in groupby(idx, key=owner.__getitem__):
                 mine = list(members)
                 stop = start + len(mine)
                 rows = outputs if len(mine) == len(idx) else outputs.rows(start, stop)
                 part = parts[k]
-                results = split(rows, x.size(1), internals, part.offsets, part.return_state)
+                results = split(
+                    rows, seen[start:stop], x.size(1), internals, part.offsets, part.return_state
+                )
                 for i, result in zip(mine, results, strict=True):
                     out[k][i - first[k]] = result
                 start = stop
@@ -258,17 +262,24 @@ def run_parts(
 
 def split(
     outputs: ModelOutputs,
+    seen: np.ndarray,
     length: int,
     internals: InternalsMode,
     offsets: IntervalOffsets | None,
     return_state: bool,
 ) -> list[SequenceResult]:
-    """Per-sequence results of one call on G sequences of `length` observed steps."""
+    """Per-sequence results of one call on G sequences of `length` observed steps; seen
+    (G, R): the observed values the LSTM ran over, the last R of them."""
     gates = outputs.internals
     if gates is not None and internals == "last":
         gates = gates[:, :, :, -1:]  # (G, L, 6, 1, H): each (1, H) block stays contiguous
     f = outputs.forecast.numpy()  # (G, horizon)
     loc, spread = outputs.loc.numpy()[:, 0], outputs.scale.numpy()[:, 0]  # (G,)
+    # Values far apart overflow float32 once scaled (x - loc), which the LSTM's saturated
+    # gates can hide: such a sequence is refused whatever its internals mode.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (seen - loc[:, None]) / spread[:, None]  # (G, R) float32, as the model scales
+    finite = np.isfinite(scaled).all(axis=1)  # (G,)
     lower = upper = None
     if offsets is not None:
         # Summed in float64 so that no intermediate overflows, then sent as float32 like the
@@ -297,6 +308,7 @@ def split(
             loc=float(loc[j]) if return_state else None,
             scale=float(spread[j]) if return_state else None,
             inputs=None if inputs is None else inputs[j],
+            scaled_finite=bool(finite[j]),
         )
         for j in range(f.shape[0])
     ]

@@ -18,8 +18,18 @@ from service.schemas import InternalsMode
 def check_finite(results: Sequence[SequenceResult], field: str) -> None:
     """A 400 naming the request field when a forecast or interval overflowed to inf or NaN.
 
-    JSON has no inf or NaN (orjson would send null), so such a result is never answered.
+    JSON has no inf or NaN (orjson would send null), so such a result is never answered;
+    nor is one whose values overflow once scaled, whose gates saturate into a forecast that
+    means nothing.
     """
+    if not all(r.scaled_finite for r in results):
+        raise ApiError(
+            400,
+            "invalid_request",
+            "the values are too far apart for the model's float32 arithmetic: they overflow "
+            "once scaled",
+            field,
+        )
     checks = [
         ("forecast", [r.forecast for r in results]),
         ("interval", [b for r in results for b in (r.lower, r.upper) if b is not None]),

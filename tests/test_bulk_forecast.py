@@ -216,6 +216,7 @@ BAD = [
     ("interval range", ["--interval", "1.5"], "--interval must be in (0, 0.99]"),
     ("zero batch", ["--batch-size", "0"], "--batch-size must be at least 1"),
     ("two models", ["--checkpoint", "{tmp}/x.pt"], "give one of --checkpoint and --name"),
+    ("overflow once scaled", ["--data", "{far}"], "series 'far': its values are too far apart"),
 ]
 
 
@@ -223,9 +224,15 @@ BAD = [
 def test_bad_input_one_line_exit_2(case, model_dir, long_csv, tmp_path, capsys):
     _, extra, fragment = case
     (tmp_path / "empty.csv").write_text("")
+    far = [-3.4e38] * 12 + [3.4e38] + [-3.4e38] * 11  # 3.4e38 - its mean is beyond float32
+    (tmp_path / "far.csv").write_text("value\n" + "\n".join(map(str, far)) + "\n")
     out = tmp_path / "out.csv"
     args = base_args(long_csv, model_dir, out)
-    fill = {"{empty}": str(tmp_path / "empty.csv"), "{tmp}": str(tmp_path)}
+    fill = {
+        "{empty}": str(tmp_path / "empty.csv"),
+        "{far}": str(tmp_path / "far.csv"),
+        "{tmp}": str(tmp_path),
+    }
     for flag, value in zip(extra[::2], extra[1::2], strict=True):
         for key, path in fill.items():
             value = value.replace(key, path)

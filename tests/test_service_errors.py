@@ -152,7 +152,8 @@ def outputs_of(forecast: list[float], scale: float = 1.0) -> ModelOutputs:
 def test_overflowing_values_are_refused_not_answered_with_nan() -> None:
     """A forecast that overflows float32 is a 400 naming the input, never NaN or inf in JSON."""
     for bad in (float("inf"), float("nan")):
-        results = split(outputs_of([1.0, bad]), 3, "none", None, False)
+        seen = np.ones((1, 1), np.float32)  # (G, R) the value the LSTM read
+        results = split(outputs_of([1.0, bad]), seen, 3, "none", None, False)
         with pytest.raises(ApiError) as info:
             check_finite(results, "sequence")
         assert info.value.status == 400 and info.value.field == "sequence"
@@ -166,7 +167,19 @@ def test_overflow_names_the_field_the_request_used(client) -> None:
     assert error_of(single, 400)["field"] == "sequence"
     batch = client.post("/forecast", json={"model": "tiny", "sequences": [[1.0, 2.0], huge]})
     err = error_of(batch, 400)
-    assert err["field"] == "sequences" and "not finite" in err["message"]
+    assert err["field"] == "sequences" and "float32 arithmetic" in err["message"]
+
+
+@pytest.mark.parametrize("internals", ["none", "all"])
+def test_values_that_overflow_once_scaled_are_refused_in_every_mode(client, internals) -> None:
+    """x - loc beyond float32 saturates the gates into a finite but meaningless forecast, and
+    would send inf as null among the internals' inputs: a 400, with or without internals."""
+    far = [-3.4e38] * 6 + [3.4e38] + [-3.4e38] * 5  # 3.4e38 - mean is beyond float32
+    reply = client.post(
+        "/forecast", json={"model": "tiny", "sequence": far, "internals": internals}
+    )
+    err = error_of(reply, 400)
+    assert err["field"] == "sequence" and "too far apart" in err["message"]
 
 
 def test_interval_bounds_near_float32_limit_are_exact_or_refused() -> None:
@@ -174,7 +187,8 @@ def test_interval_bounds_near_float32_limit_are_exact_or_refused() -> None:
 
     def bounds(forecast: float, low: float, high: float) -> list:
         offsets = IntervalOffsets(np.array([low], np.float32), np.array([high], np.float32))
-        return split(outputs_of([forecast], scale=1.0e38), 3, "none", offsets, False)
+        seen = np.zeros((1, 1), np.float32)  # (G, R)
+        return split(outputs_of([forecast], scale=1.0e38), seen, 3, "none", offsets, False)
 
     # high: 5e38 overflows float32 on its own, but -3e38 + 5e38 = 2e38 fits.
     [p] = bounds(-3.0e38, -0.1, 5.0)

@@ -222,6 +222,11 @@ def forecast_all(
             None if ids is None else ids[batch],
         )
         for i, r in zip(batch, results, strict=True):
+            if not (r.scaled_finite and np.isfinite(r.forecast).all()):
+                raise DataError(
+                    f"series {series[i].name!r}: its values are too far apart for the "
+                    "model's float32 arithmetic (they overflow once scaled)"
+                )
             forecast[i] = r.forecast
             if lower is not None and upper is not None:
                 assert r.lower is not None and r.upper is not None  # an interval was asked for
