@@ -145,9 +145,14 @@ def broken_checkpoints(srv: Running, root: Path, good: Path, expected: dict[str,
     first = publish(good, root / "good")
     start = time.monotonic()
 
+    serving = f"model good version {first.stem} serving"
+
     def ready_everywhere() -> bool:
+        # /readyz on fresh connections may reach one worker only: each worker's log line
+        # says that it serves the good version.
         out.ready_after = ask_all(srv, "/readyz")
-        return all(status == 200 for status, _ in out.ready_after)
+        everywhere = srv.log_text().count(serving) >= len(srv.worker_pids())
+        return everywhere and all(status == 200 for status, _ in out.ready_after)
 
     wait_until(ready_everywhere, timeout=60, step=0.1)
     out.ready_after_s = time.monotonic() - start

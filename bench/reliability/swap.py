@@ -30,6 +30,15 @@ class Swapped:
         return max((v if v is not None else float("inf")) for v in self.per_worker_s.values())
 
 
+def started_load(
+    srv: Running, kinds: list[Kind], requests: int, concurrency: int, pids: list[int]
+) -> tuple[LoadRun, dict[int, int]]:
+    """A load run under way, and the worker pid of each of its client ports."""
+    run = LoadRun(srv.port, kinds, requests, concurrency, shared=True).start()
+    wait_until(lambda: run.completed() >= 4 * concurrency, timeout=120)
+    return run, owners_of(srv.port, pids, lambda: run.ports)
+
+
 def swap(
     srv: Running,
     kinds: list[Kind],
@@ -47,10 +56,15 @@ def swap(
     """
     old = list_checkpoints(model_dir)[name][-1].stem
     workers_ready(srv)
-    run = LoadRun(srv.port, kinds, requests, concurrency, shared=True).start()
-    wait_until(lambda: run.completed() >= 4 * concurrency, timeout=120)
     pids = sorted(srv.worker_pids())
-    owners = owners_of(srv.port, pids, lambda: run.ports)
+    # The kernel may hand every connection of a run to one worker, which would leave the
+    # others unobserved: the load starts again until its connections reach every worker.
+    for attempt in range(5):
+        run, owners = started_load(srv, kinds, requests, concurrency, pids)
+        if set(owners.values()) >= set(pids) or attempt == 4:
+            break
+        run.stop()
+        run.join(timeout=60)
     ports = list(run.ports)
     start = time.monotonic()
     run_train(train, timeout=600)
