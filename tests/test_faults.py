@@ -145,9 +145,14 @@ def test_fifos_and_symlink_loops_never_stop_a_worker(tmp_path: Path, model_dir: 
             assert request(srv.port, "GET", "/healthz", timeout=5).status == 200
             assert time.monotonic() - began < 1
         assert srv.worker_pids() == srv.workers  # no worker hung, died or was replaced
-        listing = request(srv.port, "GET", "/models/tiny").json()
-        statuses = {v["version"]: v["status"] for v in listing["versions"]}
-        assert [statuses[p.stem] for p in (later_fifo, later_loop, fifo, loop)] == ["failed"] * 4
+
+        def listed_as_failed() -> bool:  # on every worker the next request may reach
+            listing = request(srv.port, "GET", "/models/tiny").json()
+            statuses = {v["version"]: v["status"] for v in listing["versions"]}
+            later = [statuses.get(p.stem) for p in (later_fifo, later_loop, fifo, loop)]
+            return later == ["failed"] * 4
+
+        assert all(wait_until(listed_as_failed, timeout=10, step=0.1) for _ in range(8))
         assert nobody_reads(fifo) and nobody_reads(later_fifo)  # never opened by a worker
     assert "Worker failed to boot" not in log.read_text()
 

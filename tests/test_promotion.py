@@ -196,10 +196,12 @@ def test_models_shows_the_served_version_and_why(folder: Path) -> None:
         newest_app.extensions["gatecast"].registry.close()
 
 
-def models_says(port: int, version: str) -> bool:
-    """Whether four /models answers in a row (new connections: any worker) serve `version`."""
-    answers = [request(port, "GET", "/models/tiny").json()["latest"] for _ in range(4)]
-    return answers == [version] * 4
+def models_say(port: int, version: str, answers: list[dict]) -> bool:
+    """Whether four /models/tiny answers in a row (new connections: any worker) serve
+    `version`; `answers` keeps them, since a later request may reach a worker that has not
+    switched yet."""
+    answers[:] = [request(port, "GET", "/models/tiny").json() for _ in range(4)]
+    return all(a["latest"] == version for a in answers)
 
 
 @pytest.mark.slow  # about 45 s on a shared 2-core machine, most of it gunicorn starting
@@ -218,8 +220,9 @@ def test_promote_and_roll_back_under_load_without_a_failed_request(
             # Timed from the moment served.json is written.
             assert command.main(["promote", "tiny", newest, "--model-dir", str(folder)]) == 0
             promoted_s = load.wait_for(newest, timeout=15)
-            assert wait_until(lambda: models_says(srv.port, newest), timeout=15, step=0.1)
-            info = request(srv.port, "GET", "/models/tiny").json()
+            answers: list[dict] = []
+            assert wait_until(lambda: models_say(srv.port, newest, answers), timeout=15, step=0.1)
+            info = answers[-1]
             assert command.main(["rollback", "tiny", "--model-dir", str(folder)]) == 0
             rolled_back_s = load.wait_for(oldest, timeout=15)
         finally:
