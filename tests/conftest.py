@@ -190,3 +190,13 @@ def shops(covariate_models: Path):
     app = create_app(ServiceConfig(model_dir=str(covariate_models), poll_seconds=0, batch_max=0))
     yield app
     app.extensions["gatecast"].registry.close()
+
+
+@pytest.fixture
+def folder(tmp_path: Path, copy_models: Callable[[Path], Path], publish_copy) -> Path:
+    """A model folder with tiny in three versions (oldest the trained one), nothing promoted."""
+    from model.export import list_checkpoints
+
+    root = copy_models(tmp_path)
+    publish_copy(publish_copy(list_checkpoints(root)["tiny"][-1]))
+    return root

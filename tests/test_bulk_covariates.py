@@ -14,6 +14,7 @@ from model.export import list_checkpoints
 from scripts import forecast
 from scripts.pipeline import bulk
 from service import inference
+from tests.test_bulk_forecast import with_flags
 
 HORIZON = 3
 OBSERVED = 60  # days of each shop the CSV gives values of
@@ -207,12 +208,7 @@ def test_bad_data_one_line_exit_2(
     _, layout, extra, message = case
     data = write_data(tmp_path / "shops.csv", covariate_csv, **layout)
     out = tmp_path / "f.csv"
-    args = args_for(data, covariate_models, out)
-    for flag, value in zip(extra[::2], extra[1::2], strict=True):
-        if flag in args:
-            args[args.index(flag) + 1] = value
-        else:
-            args += [flag, value]
+    args = with_flags(args_for(data, covariate_models, out), extra)
     assert forecast.main(args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines

@@ -203,6 +203,17 @@ def test_internals_last_step(client, model_dir, long_csv, tmp_path):
             assert data["step_times"][i].tolist() == [when.isoformat()]
 
 
+def with_flags(args: list[str], extra: list[str]) -> list[str]:
+    """args with each flag of `extra` (flag, value pairs) set: replaced if there, else added."""
+    args = list(args)
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args
+
+
 BAD = [
     ("empty file", ["--data", "{empty}"], "file is empty"),
     ("unknown model", ["--name", "nope"], "no model 'nope'"),
@@ -233,13 +244,9 @@ def test_bad_input_one_line_exit_2(case, model_dir, long_csv, tmp_path, capsys):
         "{far}": str(tmp_path / "far.csv"),
         "{tmp}": str(tmp_path),
     }
-    for flag, value in zip(extra[::2], extra[1::2], strict=True):
-        for key, path in fill.items():
-            value = value.replace(key, path)
-        if flag in args:
-            args[args.index(flag) + 1] = value
-        else:
-            args += [flag, value]
+    for key, path in fill.items():
+        extra = [value.replace(key, path) for value in extra]
+    args = with_flags(args, extra)
     assert forecast.main(args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gatecast-forecast: error: "), lines

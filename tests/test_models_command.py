@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The commands read GATECAST_SERVE and GATECAST_MODEL_DIR: none set unless a test does."""
     monkeypatch.delenv("GATECAST_SERVE", raising=False)
     monkeypatch.delenv("GATECAST_MODEL_DIR", raising=False)
-
-
-@pytest.fixture
-def folder(tmp_path: Path, copy_models: Callable[[Path], Path], publish_copy) -> Path:
-    """tiny with three versions (oldest the trained one) and nothing promoted."""
-    root = copy_models(tmp_path)
-    publish_copy(publish_copy(list_checkpoints(root)["tiny"][-1]))
-    return root
 
 
 def versions(root: Path) -> list[str]:

@@ -2,7 +2,6 @@
 promotion and a rollback under load against the real gunicorn."""
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from bench.common import wait_until
 from bench.http_client import request
 from bench.server import gunicorn
 from model import served
-from model.export import list_checkpoints
 from model.served import STATE_FILE
 from scripts import models as command
 from service import ServiceConfig, create_app
@@ -20,6 +18,7 @@ from service.checkpoint import LoadedModel
 from service.registry import Registry
 from service.snapshot import NotKept
 from tests.test_gunicorn import Load
+from tests.test_models_command import versions
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -29,19 +28,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def folder(tmp_path: Path, copy_models: Callable[[Path], Path], publish_copy) -> Path:
-    """tiny with three versions (oldest the trained one) and nothing promoted."""
-    root = copy_models(tmp_path)
-    publish_copy(publish_copy(list_checkpoints(root)["tiny"][-1]))
-    return root
-
-
-def versions(root: Path) -> list[str]:
-    """tiny's versions, oldest first."""
-    return [p.stem for p in list_checkpoints(root)["tiny"]]
 
 
 def promote(root: Path, version: str, note: str | None = None) -> None:
