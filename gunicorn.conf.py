@@ -84,10 +84,13 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker ended: drop its live gauges from the aggregate."""
+    """A worker ended: drop its live gauges from the aggregate, free its connection-board slot."""
     from prometheus_client import multiprocess  # imported late: after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)
+    leave_board = getattr(worker, "leave_board", None)  # service.worker's; a killed one can't
+    if leave_board is not None:
+        leave_board()
 
 
 def on_exit(server: Any) -> None:

@@ -9,6 +9,7 @@ and on Linux it also gets SIGTERM if the thread that started it dies (a killed t
 start it from a thread that outlives the block (the main thread, as fixtures are).
 """
 
+import contextlib
 import ctypes
 import http.client
 import os
@@ -53,9 +54,36 @@ class Running:
             return set()
         return {int(p) for p in text.split()}
 
+    def connections(self) -> dict[int, int]:
+        """Established client connections held by each worker, from /proc (Linux, IPv4)."""
+        return connections_per_process(self.port, self.worker_pids())
+
     def log_text(self) -> str:
         """Everything gunicorn and the app wrote so far (stdout and stderr)."""
         return self.log.read_text(errors="replace")
+
+
+def connections_per_process(port: int, pids: set[int]) -> dict[int, int]:
+    """Established TCP connections on local `port` held by each process (/proc/net/tcp and
+    each process's socket descriptors); a process gone meanwhile counts none."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()  # sl, local address, remote address, state, ..., inode
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            established.add(fields[9])
+    counts = {}
+    for pid in pids:
+        inodes = set()
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):  # closed since the listing
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[len("socket:[") : -1])
+        except OSError:
+            pass
+        counts[pid] = len(inodes & established)
+    return counts
 
 
 def server_env(model_dir: Path, port: int, overrides: Mapping[str, str]) -> dict[str, str]:

@@ -15,21 +15,34 @@ closed. Responses are written by the threads as before.
 Probes (GET or HEAD of PROBE_PATHS) run on a thread of their own, so /healthz never queues
 behind GATECAST_THREADS forecasts that take seconds each.
 
+A thread that has answered on a kept-alive connection waits up to NEXT_REQUEST_MS for the
+client's next request and serves it too, when no other request waits for a thread and
+another thread stays free: a client that sends its requests back to back then costs no hand-
+over to the event loop and back. Anything short of a whole request in that time goes to the
+event loop as before.
+
+New connections go to the worker holding the fewest (service.balance): a busier worker leaves
+one to a less loaded peer for up to ACCEPT_DEFER seconds before accepting it itself.
+
 It speaks plain HTTP/1.x: TLS and HTTP/2 end at the proxy or ingress in front of gunicorn.
 """
 
 import contextlib
+import os
+import select
 import selectors
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from service.balance import ACCEPT_DEFER, ConnectionBoard
 from service.config import ServiceConfig
 from service.framing import Complete, Framing, Refusal
 from service.wire_errors import error_bytes, request_path
@@ -37,6 +50,7 @@ from service.wire_errors import error_bytes, request_path
 MAX_HEAD = 64 * 1024  # request line and headers, or trailers
 RECV_BYTES = 256 * 1024  # per recv call
 LINGER = 2.0  # seconds a refused connection is drained before it is closed
+NEXT_REQUEST_MS = 1  # how long a thread waits on its kept-alive connection for the next request
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 PROBE_PATHS = frozenset(
     {b"/healthz", b"/readyz", b"/metrics", b"/v2/health/live", b"/v2/health/ready"}
@@ -64,7 +78,10 @@ class Reading:
 class BufferedThreadWorker(ThreadWorker):
     """gthread, with every request read whole on the event loop before a thread takes it."""
 
+    board: ClassVar[ConnectionBoard | None] = None  # made in the master, shared across fork
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Runs in the master, before fork: the worker's slot on the board is claimed here."""
         super().__init__(*args, **kwargs)
         settings = ServiceConfig.from_env()  # checked by gunicorn.conf.py in the master
         self.read_timeout = settings.read_timeout
@@ -74,10 +91,23 @@ class BufferedThreadWorker(ThreadWorker):
         self.complete: set[TConn] = set()  # requests read whole, for enqueue_req to pass on
         self.probes: set[TConn] = set()  # of those, probes: for the probe thread
         self.probe_pool: ThreadPoolExecutor | None = None
+        # With a socket per worker (reuse_port) the kernel picks the worker: nothing to balance.
+        self.slot: int | None = None
+        if not self.cfg.reuse_port:
+            cls = type(self)
+            if cls.board is None:
+                cls.board = ConnectionBoard()
+            self.slot = cls.board.claim()
+        self.accept_paused_until = 0.0  # monotonic time: listener off until then
+        self.accept_owed = False  # the pause ended: accept the next connection regardless
 
     def init_process(self) -> None:
         """gunicorn's set-up in the worker process, plus the probe thread (started lazily)."""
         self.probe_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+        # One thread always stays free of waiting on its client (none with a single thread).
+        self.waiting = threading.BoundedSemaphore(max(self.cfg.threads - 1, 1))
+        if self.cfg.threads < 2:
+            self.waiting.acquire()
         super().init_process()
 
     @classmethod
@@ -86,6 +116,63 @@ class BufferedThreadWorker(ThreadWorker):
         super().check_config(cfg, log)
         if cfg.is_ssl:
             raise RuntimeError("service.worker reads plain HTTP: terminate TLS in front of it")
+
+    # -- which worker accepts ------------------------------------------------------------
+
+    def run(self) -> None:
+        """gunicorn's event loop, with this worker's slot on the board while it serves."""
+        if self.board is not None and self.slot is not None:
+            self.board.serve(self.slot, os.getpid())
+        try:
+            super().run()
+        finally:
+            self.leave_board()
+
+    def leave_board(self) -> None:
+        """Stop counting on the board: a stopping worker accepts nothing, so none waits on it."""
+        if self.board is not None and self.slot is not None:
+            self.board.release(self.slot)
+            self.slot = None
+
+    def accept(self, listener: socket.socket) -> None:
+        """Accept, unless a peer holds fewer connections: then leave it to that peer a while.
+
+        A connection still waiting when the pause ends is accepted whatever the counts say
+        (the peer did not take it: it is busy or gone), one per pause.
+        """
+        board, slot = self.board, self.slot
+        if board is not None and slot is not None:
+            now = time.monotonic()
+            owed = self.accept_owed and now < self.accept_paused_until + ACCEPT_DEFER
+            self.accept_owed = False
+            # With a thread to spare this worker takes it at once: only a connection that
+            # would queue here is worth a peer's taking.
+            full = self.nr_conns >= self.cfg.threads
+            if full and not owed and board.busier_than_a_peer(slot, self.nr_conns):
+                self.accept_paused_until = now + ACCEPT_DEFER
+                self.accept_owed = True
+                super().set_accept_enabled(False)
+                return
+        super().accept(listener)
+        if board is not None and slot is not None:
+            board.publish(slot, self.nr_conns)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gunicorn's, except that the listener stays off while a pause lasts."""
+        if enabled and time.monotonic() < self.accept_paused_until:
+            return
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """Publish this worker's count, then gunicorn's wait, woken when a pause ends."""
+        if not self.alive:
+            self.leave_board()
+        elif self.board is not None and self.slot is not None:
+            self.board.publish(self.slot, self.nr_conns)
+        remaining = self.accept_paused_until - time.monotonic()
+        if remaining > 0:
+            timeout = min(timeout, remaining)
+        super().wait_for_and_dispatch_events(timeout)
 
     # -- where connections come in ------------------------------------------------------
 
@@ -99,7 +186,7 @@ class BufferedThreadWorker(ThreadWorker):
             self.complete.discard(conn)
             if conn in self.probes and self.probe_pool is not None:
                 self.probes.discard(conn)
-                done = self.probe_pool.submit(self.handle, conn)
+                done = self.probe_pool.submit(super().handle, conn)
                 done.add_done_callback(
                     lambda fut: self.method_queue.defer(self.finish_request, conn, fut)
                 )
@@ -173,6 +260,55 @@ class BufferedThreadWorker(ThreadWorker):
         if is_probe(request.head):
             self.probes.add(conn)
         self.enqueue_req(conn)
+
+    # -- the next request on a kept-alive connection -------------------------------------
+
+    def handle(self, conn: TConn) -> Any:
+        """gunicorn's, then the client's next request too while it arrives whole at once."""
+        keep = super().handle(conn)
+        while keep is True and self.alive and self.idle_pool() and self.waiting.acquire(False):
+            try:
+                arrived = self.next_request(conn)
+            finally:
+                self.waiting.release()
+            if not arrived:
+                break
+            keep = super().handle(conn)
+        return keep
+
+    def idle_pool(self) -> bool:
+        """Whether no request is queued for a thread (then waiting on a client costs nothing)."""
+        queue = getattr(self.tpool, "_work_queue", None)  # ThreadPoolExecutor's own queue
+        return queue is not None and queue.empty()
+
+    def next_request(self, conn: TConn) -> bool:
+        """Read the next request if it starts within NEXT_REQUEST_MS and arrives whole in one
+        read: True when it is preloaded for gunicorn's parser. Bytes short of a request go
+        back to the parser's buffer, where gunicorn's finish_request finds them and passes
+        the connection to the event loop, which reads the rest under its deadline."""
+        if conn.parser is None or conn.parser.unreader.buf.getvalue():
+            return False  # pipelined bytes: the event loop's path handles them
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        if not poller.poll(NEXT_REQUEST_MS):
+            return False
+        conn.sock.setblocking(False)
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # reset: the event loop sees it too and closes the connection
+            return False
+        if not data:  # closed by the client: unread nothing, the event loop sees the end
+            return False
+        framing = Framing(MAX_HEAD, self.max_body)
+        verdict = framing.feed(data)
+        if not isinstance(verdict, Complete):
+            conn.parser.unreader.unread(data)
+            return False
+        conn.parser.unreader.unread(verdict.head + bytes(framing.buf[verdict.body_start :]))
+        conn.data_ready = True
+        return True
 
     # -- refusals and deadlines ---------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The KServe comparison of bench.serve: its targets and its report section."""
 
+import time
 from pathlib import Path
 
 from bench.serve import peer
@@ -65,7 +66,7 @@ def test_batching_targets_bound_the_c1_latency_and_need_double_throughput_at_c32
     assert not checks["(B) batching on: throughput at least 2x batching off, c=32"]
 
 
-def test_batch_lines_give_the_share_of_calls_by_size_and_model_time_per_request() -> None:
+def test_batch_lines_give_the_share_of_calls_by_size_model_time_and_connections() -> None:
     before: dict[str, peer.Histogram] = {
         "gatecast_batch_requests": ({"1.0": 5, "4.0": 5, "+Inf": 5}, 5.0, 5),
         "gatecast_batch_call_seconds": ({}, 0.005, 5),
@@ -77,5 +78,17 @@ def test_batch_lines_give_the_share_of_calls_by_size_and_model_time_per_request(
         "gatecast_batch_call_seconds": ({}, 0.033, 15),
         "gatecast_batch_queue_seconds": ({}, 0.0028, 33),
     }
-    lines = peer.batch_lines({8: peer.gained(before, after)})
-    assert lines[-1] == "| 8 | 10 | 40% | 100% | 2.80 | 1,000 us | 100 us |"
+    lines = peer.batch_lines({8: peer.gained(before, after)}, {8: [5, 3]})
+    assert lines[-1] == "| 8 | 10 | 40% | 100% | 2.80 | 1,000 us | 100 us | 5 / 3 |"
+
+
+def test_fullest_keeps_the_sample_with_the_most_connections(monkeypatch) -> None:
+    samples = iter([{1: 1, 2: 0}, {1: 5, 2: 3}, {1: 2, 2: 2}])
+    monkeypatch.setattr(peer, "SPREAD_EVERY", 0.01)
+
+    def spread() -> dict[int, int]:
+        return next(samples, {1: 0, 2: 0})
+
+    with peer.fullest(spread) as best:
+        time.sleep(0.2)
+    assert best == [5, 3]

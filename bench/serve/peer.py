@@ -8,13 +8,15 @@ load moves both alike: gatecast GET /healthz and KServe GET /v2/health/live; gat
 same values; and gatecast's /forecast again on a second gunicorn with batching off
 (GATECAST_BATCH_MAX=0), for the batching targets. The batching server's /metrics, read
 before and after each of its /forecast cases, gives the batch sizes it formed and its
-model-call time per request.
+model-call time per request; /proc, sampled during those cases, how its workers shared the
+client's connections.
 """
 
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +58,9 @@ Results = dict[tuple[str, str, int], Result]
 Histogram = tuple[dict[str, float], float, float]
 # per concurrency: what the batching server's histograms gained during its /forecast case
 Batches = dict[int, dict[str, Histogram]]
+# the batching server's established connections per worker (pid -> count), read from /proc
+Spread = Callable[[], dict[int, int]]
+SPREAD_EVERY = 0.1  # seconds between samples of the connections per worker
 
 
 def histograms(port: int) -> dict[str, Histogram]:
@@ -137,6 +142,28 @@ def targets_of(
     }
 
 
+@contextmanager
+def fullest(spread: Spread) -> Iterator[list[int]]:
+    """Samples the connections per worker while the block runs; yields a list that ends up
+    holding the counts (largest first) of the sample with the most connections."""
+    best: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(SPREAD_EVERY):
+            counts = sorted(spread().values(), reverse=True)
+            if sum(counts) > sum(best):
+                best[:] = counts
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield best
+    finally:
+        done.set()
+        sampler.join()
+
+
 def compare(
     measure: Measure,
     gatecast_url: str,
@@ -145,26 +172,32 @@ def compare(
     name: str,
     sequence: list[float],
     levels: list[int],
-) -> tuple[Results, Batches]:
+    spread: Spread,
+) -> tuple[Results, Batches, dict[int, list[int]]]:
     """Every paired case at every concurrency, the servers alternating; and the batches the
-    batching server formed in each of its /forecast cases."""
+    batching server formed, and how its workers shared the connections, in each of its
+    /forecast cases."""
     urls = targets_of(gatecast_url, unbatched_url, kserve_url, name, sequence)
     port = int(gatecast_url.rsplit(":", 1)[1])
     results: Results = {}
     batches: Batches = {}
+    spreads: dict[int, list[int]] = {}
     for c in levels:
         for case, server in CASES:
             url, body = urls[(case, server)]
-            before = histograms(port) if (case, server) == ("forecast", "gatecast") else None
-            results[(case, server, c)] = r = measure(url, body, c)
-            if before is not None:
+            if (case, server) != ("forecast", "gatecast"):
+                results[(case, server, c)] = r = measure(url, body, c)
+            else:
+                before = histograms(port)
+                with fullest(spread) as spreads[c]:
+                    results[(case, server, c)] = r = measure(url, body, c)
                 batches[c] = gained(before, histograms(port))
             print(
                 f"{server:>9} {case:>8} c={c}: {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  "
                 f"p99 {r.p99_ms:7.2f} ms  failed {r.failed}",
                 file=sys.stderr,
             )
-    return results, batches
+    return results, batches, spreads
 
 
 def targets(results: Results) -> list[tuple[str, bool, str]]:
@@ -215,32 +248,37 @@ def targets(results: Results) -> list[tuple[str, bool, str]]:
     return checks
 
 
-def batch_lines(batches: Batches) -> list[str]:
-    """The batch-size distribution and model-call time per request, per concurrency."""
+def batch_lines(batches: Batches, spreads: dict[int, list[int]]) -> list[str]:
+    """The batch-size distribution, model-call time per request and connections per worker,
+    per concurrency."""
     sizes = [le for le in batches[min(batches)]["gatecast_batch_requests"][0] if le != "+Inf"]
     lines = [
         "",
         "Batches the batching server formed during its /forecast cases (warm-up included): "
         "the share of model calls that ran for at most n requests, and the model-call time "
-        "per request (call time summed over requests served).",
+        "per request (call time summed over requests served), and the client's connections "
+        "held by each worker at the fullest sample.",
         "",
         "| c | calls | "
         + " | ".join(f"<= {float(le):g}" for le in sizes)
-        + " | mean requests/call | model time per request | mean queue wait |",
-        "|---:|---:|" + "---:|" * (len(sizes) + 3),
+        + " | mean requests/call | model time per request | mean queue wait "
+        + "| connections per worker |",
+        "|---:|---:|" + "---:|" * (len(sizes) + 4),
     ]
     for c, got in sorted(batches.items()):
         buckets, _, calls = got["gatecast_batch_requests"]
         served = got["gatecast_batch_requests"][1]
         call_s = got["gatecast_batch_call_seconds"][1]
         _, wait_s, waits = got["gatecast_batch_queue_seconds"]
+        split = " / ".join(str(n) for n in spreads.get(c, [])) or "-"
         if not calls:
-            lines.append(f"| {c} | 0 |" + " |" * (len(sizes) + 3))
+            lines.append(f"| {c} | 0 |" + " |" * (len(sizes) + 3) + f" {split} |")
             continue
         shares = " | ".join(f"{buckets[le] / calls:.0%}" for le in sizes)
         lines.append(
             f"| {c} | {calls:,.0f} | {shares} | {served / calls:.2f} | "
-            f"{call_s / served * 1e6:,.0f} us | {wait_s / max(waits, 1) * 1e6:,.0f} us |"
+            f"{call_s / served * 1e6:,.0f} us | {wait_s / max(waits, 1) * 1e6:,.0f} us | "
+            f"{split} |"
         )
     return lines
 
@@ -257,6 +295,7 @@ def section(
     version: str,
     workers: int,
     skipped: str = "",
+    spreads: dict[int, list[int]] | None = None,
 ) -> list[str]:
     """The report's comparison section: the table, the batches and the targets, or why it
     was skipped."""
@@ -280,7 +319,7 @@ def section(
         row = " | ".join(cell(results[(case, server, c)]) for case, server in CASES)
         lines.append(f"| {c} | {row} |")
     if batches:
-        lines += batch_lines(batches)
+        lines += batch_lines(batches, spreads or {})
     lines.append("")
     for what, ok, detail in targets(results):
         lines.append(f"- {'PASS' if ok else 'FAIL'} {what}: {detail}")

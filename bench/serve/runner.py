@@ -33,7 +33,7 @@ from bench.common import REPO
 from bench.serve import peer
 from bench.serve.load import Result, Runner, have_ab, run_ab, run_python
 from bench.serve.model import ensure_model, forward_time_us
-from bench.server import gunicorn
+from bench.server import Running, gunicorn
 
 HEALTH = "healthz"
 
@@ -274,7 +274,7 @@ def measure(
 
 def compare_kserve(
     args: argparse.Namespace,
-    gatecast_url: str,
+    gatecast: Running,
     run: Runner,
     model_dir: Path,
     tmp: Path,
@@ -302,14 +302,22 @@ def compare_kserve(
             peer.kserve_server(python, checkpoint, args.name, args.workers, log) as kserve_url,
             gunicorn(model_dir, tmp / "unbatched.log", env=off, ready_path="/readyz") as unbatched,
         ):
-            results, batches = peer.compare(
-                measure_one, gatecast_url, unbatched.url, kserve_url, args.name, sequence, levels
+            results, batches, spreads = peer.compare(
+                measure_one,
+                gatecast.url,
+                unbatched.url,
+                kserve_url,
+                args.name,
+                sequence,
+                levels,
+                gatecast.connections,
             )
     except RuntimeError as err:  # gatecast's figures still get their report
         print(err, file=sys.stderr)
         skipped = "KServe did not start (its log is printed above)"
         return None, peer.section(None, None, "", 0, skipped)
-    return results, peer.section(results, batches, peer.kserve_version(python), args.workers)
+    version = peer.kserve_version(python)
+    return results, peer.section(results, batches, version, args.workers, spreads=spreads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         log = Path(tmp) / "gunicorn.log"
         with gunicorn(model_dir, log, env=env, ready_path="/readyz") as srv:
             results = measure(args, srv.url, run, levels)
-            compared = compare_kserve(args, srv.url, run, model_dir, Path(tmp), env)
+            compared = compare_kserve(args, srv, run, model_dir, Path(tmp), env)
         loads.append(load_average())
     peer_results, peer_lines = compared
     text = report(results, args, client, (loads[0], loads[1]), forward_us, peer_lines)
