@@ -4,9 +4,10 @@ gunicorn's workers share one listening socket, and whichever wakes first accepts
 is already running wins nearly every race: eight keep-alive clients connecting at once land
 7 and 1, or 8 and 0, as often as 4 and 4, and the loaded worker's queue then sets the tail
 latency for as long as the connections live. Each worker publishes its count of open
-connections in a small shared memory map, made by the master before the first fork; a worker
-that sees a live peer holding fewer connections leaves the new one to that peer for at most
-ACCEPT_DEFER seconds, and accepts it itself if it is still waiting after that.
+connections in a small shared memory map, made by the master before the first fork; a busy
+worker (BUSY_CONNECTIONS) that sees a live peer holding fewer connections leaves the new one
+to that peer for at most ACCEPT_DEFER seconds, and accepts it itself if it is still waiting
+after that.
 
 Slots are handed out in the master (Worker objects are built there, before fork), so two
 workers never claim the same one; a worker fills in its pid once it serves, and a slot is
@@ -19,6 +20,10 @@ import struct
 
 SLOTS = 64  # workers beyond this many accept without looking at their peers
 ACCEPT_DEFER = 0.002  # seconds a busier worker leaves a new connection to a less loaded one
+# Connections that keep a worker's one core busy (its Python and its torch thread): below
+# this many (or its thread count, if lower) a worker accepts at once, so short connections
+# pay nothing; from there on a new one goes to a peer holding fewer, whatever the threads.
+BUSY_CONNECTIONS = 4
 FREE, BOOTING = 0, -1  # slot pid values besides a serving worker's pid
 _SLOT = struct.Struct("qq")  # pid, open connections
 _ALL = struct.Struct(f"{2 * SLOTS}q")  # every slot, read in one call

@@ -21,7 +21,7 @@ another thread stays free: a client that sends its requests back to back then co
 over to the event loop and back. Anything short of a whole request in that time goes to the
 event loop as before.
 
-New connections go to the worker holding the fewest (service.balance): a busier worker leaves
+New connections go to the worker holding the fewest (service.balance): a busy worker leaves
 one to a less loaded peer for up to ACCEPT_DEFER seconds before accepting it itself.
 
 It speaks plain HTTP/1.x: TLS and HTTP/2 end at the proxy or ingress in front of gunicorn.
@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from service.balance import ACCEPT_DEFER, ConnectionBoard
+from service.balance import ACCEPT_DEFER, BUSY_CONNECTIONS, ConnectionBoard
 from service.config import ServiceConfig
 from service.framing import Complete, Framing, Refusal
 from service.wire_errors import error_bytes, request_path
@@ -145,10 +145,8 @@ class BufferedThreadWorker(ThreadWorker):
             now = time.monotonic()
             owed = self.accept_owed and now < self.accept_paused_until + ACCEPT_DEFER
             self.accept_owed = False
-            # With a thread to spare this worker takes it at once: only a connection that
-            # would queue here is worth a peer's taking.
-            full = self.nr_conns >= self.cfg.threads
-            if full and not owed and board.busier_than_a_peer(slot, self.nr_conns):
+            busy = self.nr_conns >= min(self.cfg.threads, BUSY_CONNECTIONS)
+            if busy and not owed and board.busier_than_a_peer(slot, self.nr_conns):
                 self.accept_paused_until = now + ACCEPT_DEFER
                 self.accept_owed = True
                 super().set_accept_enabled(False)

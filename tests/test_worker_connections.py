@@ -139,22 +139,37 @@ def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
     ]
 
 
-def test_new_connections_spread_over_the_workers(server: Running) -> None:
-    """Kept-alive connections opened one after another end up about evenly on both
-    workers, not on whichever worker happened to be awake."""
+def assert_spread(srv: Running, connections: int) -> None:
+    """Open kept-alive connections one after another, each answered before the next: both
+    workers end up holding nearly half, not whichever worker happened to be awake."""
     socks = []
     try:
-        for k in range(16):
-            sock = socket.create_connection((HOST, server.port), timeout=30)
+        for k in range(connections):
+            sock = socket.create_connection((HOST, srv.port), timeout=30)
             socks.append(sock)
             sock.sendall(keep_alive(body(k)))
             assert read_reply(sock)[0] == 200
-        counts = server.connections()
-        assert sum(counts.values()) == 16, counts
-        assert min(counts.values()) >= 7, counts
+        counts = srv.connections()
+        assert sum(counts.values()) == connections, counts
+        assert min(counts.values()) >= connections // 2 - 1, counts
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_new_connections_spread_over_the_workers(server: Running) -> None:
+    assert_spread(server, 16)
+
+
+def test_many_threads_do_not_keep_connections_on_one_worker(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    """With more threads than BUSY_CONNECTIONS a worker still passes on connections once it
+    holds that many: its threads are not its cores."""
+    env = {"GATECAST_THREADS": "16"}
+    with gunicorn(model_dir, tmp_path / "gunicorn.log", env=env, ready_path="/readyz") as srv:
+        assert wait_until(lambda: srv.log_text().count("gatecast ready") >= 2, timeout=60)
+        assert_spread(srv, 8)
 
 
 def test_board_counts_only_serving_peers() -> None:
