@@ -10,8 +10,10 @@ to that peer for at most ACCEPT_DEFER seconds, and accepts it itself if it is st
 after that.
 
 Slots are handed out in the master (Worker objects are built there, before fork), so two
-workers never claim the same one; a worker fills in its pid once it serves, and a slot is
-freed when its worker stops or the master reaps it (gunicorn.conf.py's child_exit).
+workers never claim the same one. A claimed slot holds the worker's token (minus its gunicorn
+age: negative, so peers ignore it while it boots), then its pid once it serves; it is freed
+when its worker stops or the master reaps it (gunicorn.conf.py's child_exit), and only by its
+own token or pid, so a late release can never free a slot handed out again since.
 """
 
 import mmap
@@ -24,7 +26,7 @@ ACCEPT_DEFER = 0.002  # seconds a busier worker leaves a new connection to a les
 # this many (or its thread count, if lower) a worker accepts at once, so short connections
 # pay nothing; from there on a new one goes to a peer holding fewer, whatever the threads.
 BUSY_CONNECTIONS = 4
-FREE, BOOTING = 0, -1  # slot pid values besides a serving worker's pid
+FREE = 0  # a slot's pid when no worker holds it; negative: a booting worker's token
 _SLOT = struct.Struct("qq")  # pid, open connections
 _ALL = struct.Struct(f"{2 * SLOTS}q")  # every slot, read in one call
 
@@ -35,13 +37,16 @@ class ConnectionBoard:
     def __init__(self) -> None:
         self.memory = mmap.mmap(-1, _ALL.size)  # MAP_SHARED: every forked worker sees one map
 
-    def claim(self) -> int | None:
-        """In the master: a slot for a worker about to be forked, or None when all are taken."""
+    def claim(self, token: int) -> int | None:
+        """In the master: a slot for a worker about to be forked, marked with its negative
+        token; None when all are taken."""
+        if token >= 0:
+            raise ValueError(f"a booting worker's token is negative, got {token}")
         values = _ALL.unpack_from(self.memory)
         for slot in range(SLOTS):
             pid = values[2 * slot]
             if pid == FREE or (pid > 0 and not alive(pid)):
-                _SLOT.pack_into(self.memory, slot * _SLOT.size, BOOTING, 0)
+                _SLOT.pack_into(self.memory, slot * _SLOT.size, token, 0)
                 return slot
         return None
 
@@ -53,9 +58,10 @@ class ConnectionBoard:
         """In the worker: its current count of open connections."""
         struct.pack_into("q", self.memory, slot * _SLOT.size + 8, connections)
 
-    def release(self, slot: int) -> None:
-        """The worker stopped serving: its slot is free and no peer waits on it."""
-        _SLOT.pack_into(self.memory, slot * _SLOT.size, FREE, 0)
+    def release(self, slot: int, owners: tuple[int, ...]) -> None:
+        """Free the slot if it still holds one of `owners` (the worker's token and pid)."""
+        if _SLOT.unpack_from(self.memory, slot * _SLOT.size)[0] in owners:
+            _SLOT.pack_into(self.memory, slot * _SLOT.size, FREE, 0)
 
     def busier_than_a_peer(self, slot: int, connections: int) -> bool:
         """Whether a serving peer holds fewer open connections than `connections`."""

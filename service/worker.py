@@ -97,7 +97,7 @@ class BufferedThreadWorker(ThreadWorker):
             cls = type(self)
             if cls.board is None:
                 cls.board = ConnectionBoard()
-            self.slot = cls.board.claim()
+            self.slot = cls.board.claim(-self.age)  # age: gunicorn's spawn counter, from 1
         self.accept_paused_until = 0.0  # monotonic time: listener off until then
         self.accept_owed = False  # the pause ended: accept the next connection regardless
 
@@ -131,7 +131,9 @@ class BufferedThreadWorker(ThreadWorker):
     def leave_board(self) -> None:
         """Stop counting on the board: a stopping worker accepts nothing, so none waits on it."""
         if self.board is not None and self.slot is not None:
-            self.board.release(self.slot)
+            # In the master self.pid is the child's (set after fork); "[booting]" before it.
+            pid = self.pid if isinstance(self.pid, int) else 0
+            self.board.release(self.slot, (-self.age, pid))
             self.slot = None
 
     def accept(self, listener: socket.socket) -> None:

@@ -175,7 +175,7 @@ def test_many_threads_do_not_keep_connections_on_one_worker(
 def test_board_counts_only_serving_peers() -> None:
     """A booting or freed slot never makes a worker defer; a serving peer with fewer does."""
     board = ConnectionBoard()
-    mine, peer = board.claim(), board.claim()
+    mine, peer = board.claim(-1), board.claim(-2)
     assert mine is not None and peer is not None and mine != peer
     board.serve(mine, os.getpid())
     board.publish(mine, 5)
@@ -184,15 +184,28 @@ def test_board_counts_only_serving_peers() -> None:
     board.publish(peer, 2)
     assert board.busier_than_a_peer(mine, 5)
     assert not board.busier_than_a_peer(mine, 2)  # equal counts: accept
-    board.release(peer)
+    board.release(peer, (-2, os.getppid()))
     assert not board.busier_than_a_peer(mine, 5)
-    assert board.claim() == peer  # a freed slot is handed out again
+    assert board.claim(-3) == peer  # a freed slot is handed out again
+
+
+def test_a_late_release_never_frees_a_slot_handed_out_since() -> None:
+    """A worker's slot freed by itself, claimed by a new worker, then released again by the
+    master reaping the first: the new worker keeps it."""
+    board = ConnectionBoard()
+    slot = board.claim(-1)
+    assert slot is not None
+    board.serve(slot, 111)
+    board.release(slot, (-1, 111))  # the worker leaves as it stops
+    assert board.claim(-2) == slot  # a new worker is spawned before the first is reaped
+    board.release(slot, (-1, 111))  # the master reaps the first
+    assert board.claim(-3) != slot
 
 
 def test_board_reclaims_the_slot_of_a_worker_that_died() -> None:
     """A slot left by a process that no longer exists is free to claim."""
     board = ConnectionBoard()
-    slot = board.claim()
+    slot = board.claim(-1)
     assert slot is not None
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -201,4 +214,6 @@ def test_board_reclaims_the_slot_of_a_worker_that_died() -> None:
         text=True,
     )
     board.serve(slot, int(gone.stdout))
-    assert board.claim() == slot
+    assert board.claim(-2) == slot
+    with pytest.raises(ValueError, match="negative"):
+        board.claim(5)
