@@ -10,10 +10,10 @@ to that peer for at most ACCEPT_DEFER seconds, and accepts it itself if it is st
 after that.
 
 Slots are handed out in the master (Worker objects are built there, before fork), so two
-workers never claim the same one. A claimed slot holds the worker's token (minus its gunicorn
+workers never claim the same one. A claimed slot holds the worker's mark (minus its gunicorn
 age: negative, so peers ignore it while it boots), then its pid once it serves; it is freed
 when its worker stops or the master reaps it (gunicorn.conf.py's child_exit), and only by its
-own token or pid, so a late release can never free a slot handed out again since.
+own mark or pid, so a late release can never free a slot handed out again since.
 """
 
 import mmap
@@ -26,7 +26,7 @@ ACCEPT_DEFER = 0.002  # seconds a busier worker leaves a new connection to a les
 # this many (or its thread count, if lower) a worker accepts at once, so short connections
 # pay nothing; from there on a new one goes to a peer holding fewer, whatever the threads.
 BUSY_CONNECTIONS = 4
-FREE = 0  # a slot's pid when no worker holds it; negative: a booting worker's token
+FREE = 0  # a slot's pid when no worker holds it; negative: a booting worker's mark
 _SLOT = struct.Struct("qq")  # pid, open connections
 _ALL = struct.Struct(f"{2 * SLOTS}q")  # every slot, read in one call
 
@@ -37,16 +37,16 @@ class ConnectionBoard:
     def __init__(self) -> None:
         self.memory = mmap.mmap(-1, _ALL.size)  # MAP_SHARED: every forked worker sees one map
 
-    def claim(self, token: int) -> int | None:
+    def claim(self, mark: int) -> int | None:
         """In the master: a slot for a worker about to be forked, marked with its negative
-        token; None when all are taken."""
-        if token >= 0:
-            raise ValueError(f"a booting worker's token is negative, got {token}")
+        mark; None when all are taken."""
+        if mark >= 0:
+            raise ValueError(f"a booting worker's mark is negative, got {mark}")
         values = _ALL.unpack_from(self.memory)
         for slot in range(SLOTS):
             pid = values[2 * slot]
             if pid == FREE or (pid > 0 and not alive(pid)):
-                _SLOT.pack_into(self.memory, slot * _SLOT.size, token, 0)
+                _SLOT.pack_into(self.memory, slot * _SLOT.size, mark, 0)
                 return slot
         return None
 
@@ -59,7 +59,7 @@ class ConnectionBoard:
         struct.pack_into("q", self.memory, slot * _SLOT.size + 8, connections)
 
     def release(self, slot: int, owners: tuple[int, ...]) -> None:
-        """Free the slot if it still holds one of `owners` (the worker's token and pid)."""
+        """Free the slot if it still holds one of `owners` (the worker's mark and pid)."""
         if _SLOT.unpack_from(self.memory, slot * _SLOT.size)[0] in owners:
             _SLOT.pack_into(self.memory, slot * _SLOT.size, FREE, 0)
 
