@@ -9,7 +9,6 @@ and on Linux it also gets SIGTERM if the thread that started it dies (a killed t
 start it from a thread that outlives the block (the main thread, as fixtures are).
 """
 
-import contextlib
 import ctypes
 import http.client
 import os
@@ -18,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.common import REPO, wait_until
 from bench.http_client import HOST, request
+from bench.reliability.proc import connection_owners
 
 
 def free_port() -> int:
@@ -55,35 +56,14 @@ class Running:
         return {int(p) for p in text.split()}
 
     def connections(self) -> dict[int, int]:
-        """Established client connections held by each worker, from /proc (Linux, IPv4)."""
-        return connections_per_process(self.port, self.worker_pids())
+        """Client connections held by each worker (0 for one holding none), from /proc."""
+        pids = self.worker_pids()
+        held = Counter(connection_owners(self.port, pids).values())
+        return {pid: held[pid] for pid in pids}
 
     def log_text(self) -> str:
         """Everything gunicorn and the app wrote so far (stdout and stderr)."""
         return self.log.read_text(errors="replace")
-
-
-def connections_per_process(port: int, pids: set[int]) -> dict[int, int]:
-    """Established TCP connections on local `port` held by each process (/proc/net/tcp and
-    each process's socket descriptors); a process gone meanwhile counts none."""
-    established = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()  # sl, local address, remote address, state, ..., inode
-        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
-            established.add(fields[9])
-    counts = {}
-    for pid in pids:
-        inodes = set()
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                with contextlib.suppress(OSError):  # closed since the listing
-                    target = os.readlink(fd)
-                    if target.startswith("socket:["):
-                        inodes.add(target[len("socket:[") : -1])
-        except OSError:
-            pass
-        counts[pid] = len(inodes & established)
-    return counts
 
 
 def server_env(model_dir: Path, port: int, overrides: Mapping[str, str]) -> dict[str, str]:

@@ -105,9 +105,7 @@ class BufferedThreadWorker(ThreadWorker):
         """gunicorn's set-up in the worker process, plus the probe thread (started lazily)."""
         self.probe_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
         # One thread always stays free of waiting on its client (none with a single thread).
-        self.waiting = threading.BoundedSemaphore(max(self.cfg.threads - 1, 1))
-        if self.cfg.threads < 2:
-            self.waiting.acquire()
+        self.waiting = threading.BoundedSemaphore(self.cfg.threads - 1)
         super().init_process()
 
     @classmethod
@@ -252,14 +250,18 @@ class BufferedThreadWorker(ThreadWorker):
 
     def hand_over(self, conn: TConn, state: Reading, request: Complete) -> None:
         """Preload the request's bytes into gunicorn's parser and queue it for a thread."""
-        if conn.parser is None:
-            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(request.head + bytes(state.framing.buf[request.body_start :]))
-        conn.data_ready = True  # gunicorn's handle() then reads at once
+        self.preload(conn, state.framing, request)
         self.complete.add(conn)
         if is_probe(request.head):
             self.probes.add(conn)
         self.enqueue_req(conn)
+
+    def preload(self, conn: TConn, framing: Framing, request: Complete) -> None:
+        """Put a complete request's bytes (and any pipelined after it) into gunicorn's parser."""
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(request.head + bytes(framing.buf[request.body_start :]))
+        conn.data_ready = True  # gunicorn's handle() then reads at once
 
     # -- the next request on a kept-alive connection -------------------------------------
 
@@ -295,9 +297,7 @@ class BufferedThreadWorker(ThreadWorker):
         conn.sock.setblocking(False)
         try:
             data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:  # reset: the event loop sees it too and closes the connection
+        except OSError:  # nothing after all, or a reset the event loop sees too
             return False
         if not data:  # closed by the client: unread nothing, the event loop sees the end
             return False
@@ -306,8 +306,7 @@ class BufferedThreadWorker(ThreadWorker):
         if not isinstance(verdict, Complete):
             conn.parser.unreader.unread(data)
             return False
-        conn.parser.unreader.unread(verdict.head + bytes(framing.buf[verdict.body_start :]))
-        conn.data_ready = True
+        self.preload(conn, framing, verdict)
         return True
 
     # -- refusals and deadlines ---------------------------------------------------------
